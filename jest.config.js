@@ -1,0 +1,22 @@
+// One jest run over every workspace. Tests import sibling packages from their TypeScript sources
+// (moduleNameMapper), so a test never runs against a stale dist/.
+/** @type {import('jest').Config} */
+const base = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }] },
+  moduleNameMapper: {
+    '^@ecs-srv/shared$': '<rootDir>/../shared/src/index.ts',
+    '^@ecs-srv/shared/(service-kit|dev-dns)$': '<rootDir>/../shared/src/$1/index.ts',
+  },
+  testMatch: ['<rootDir>/test/**/*.test.ts'],
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: ['shared', 'service-b', 'service-a', 'infra'].map((name) => ({
+    ...base,
+    displayName: name,
+    rootDir: `<rootDir>/${name}`,
+  })),
+  testTimeout: 20000,
+};

@@ -1,0 +1,46 @@
+import express, { type Express, type RequestHandler } from 'express';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServingState } from './server';
+
+/** Largest JSON body either service accepts; above it: 413. */
+export const BODY_LIMIT = '100kb';
+
+/**
+ * An Express app with what both services share: no `x-powered-by`, JSON bodies up to 100 kB,
+ * `Connection: close` while draining (keep-alive clients move to other tasks before the server closes),
+ * an optional request logger first (so every response is logged), `GET /healthz` (liveness, calls nothing) and `GET /readyz` (503 while draining).
+ */
+export function createBaseApp(state: ServingState, requestLogger?: RequestHandler): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  if (requestLogger) app.use(requestLogger);
+  app.use((_req, res, next) => {
+    if (state.draining) res.setHeader('Connection', 'close');
+    next();
+  });
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    if (state.draining) res.status(503).json({ status: 'draining' });
+    else res.json({ status: 'ready' });
+  });
+  app.use(express.json({ limit: BODY_LIMIT }));
+  return app;
+}
+
+/** Request ids we accept from callers: short and printable, so logs cannot be forged or flooded. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * pino-http `genReqId`: reuse a caller's well-formed `x-request-id`, else make one; either way echo it
+ * in the response so callers can correlate.
+ */
+export function requestId(req: IncomingMessage, res: ServerResponse): string {
+  const given = req.headers['x-request-id'];
+  const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+  res.setHeader('x-request-id', id);
+  return id;
+}
