@@ -1,11 +1,13 @@
 import {
   createBaseApp,
+  createServiceMetrics,
   methodNotAllowed,
   notFound,
   parseBody,
   problemErrorHandler,
   requireJson,
   type ErrorLogger,
+  type ServiceMetrics,
   type ServingState,
 } from '@ecs-srv/shared/service-kit';
 import type { Express, RequestHandler } from 'express';
@@ -23,11 +25,16 @@ export interface AppDeps {
   logger: ErrorLogger;
   /** Express middleware run before the routes (e.g. pino-http). */
   requestLogger?: RequestHandler;
+  /** Prometheus metrics served on `/metrics`. @default a fresh registry */
+  metrics?: ServiceMetrics;
 }
 
 /** service-b's HTTP API; never listens (see server startup in main.ts). */
 export function createApp(deps: AppDeps): Express {
-  const app = createBaseApp(deps.state, deps.requestLogger);
+  const app = createBaseApp(deps.state, {
+    requestLogger: deps.requestLogger,
+    metrics: deps.metrics ?? createServiceMetrics('service-b', { defaultMetrics: false }),
+  });
   const identity = { service: 'service-b', instance: deps.instanceId, pid: process.pid };
 
   app

@@ -1,4 +1,10 @@
-import { ConfigError, exitOnSignals, requestId, startServer } from '@ecs-srv/shared/service-kit';
+import {
+  ConfigError,
+  createServiceMetrics,
+  exitOnSignals,
+  requestId,
+  startServer,
+} from '@ecs-srv/shared/service-kit';
 import pino from 'pino';
 import { pinoHttp } from 'pino-http';
 import { createApp } from './app';
@@ -20,6 +26,7 @@ async function main(config: Config): Promise<void> {
     instanceId,
     state,
     logger,
+    metrics: createServiceMetrics('service-b'),
     requestLogger: pinoHttp({
       logger: logger.child({ module: 'http' }),
       genReqId: requestId,

@@ -112,3 +112,16 @@ describe('service-b app', () => {
     expect(res.headers.allow).toBe('POST');
   });
 });
+
+describe('service-b metrics', () => {
+  it('when requests were served, then /metrics counts them by route pattern in Prometheus text format', async () => {
+    const app = makeApp();
+    await request(app).get('/v1/whoami');
+    await request(app).post('/v1/echo').send({ message: '' });
+    const res = await request(app).get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    expect(res.text).toMatch(/http_requests_total\{[^}]*route="\/v1\/whoami"[^}]*status="200"[^}]*\} 1/);
+    expect(res.text).toMatch(/http_requests_total\{[^}]*route="\/v1\/echo"[^}]*status="400"[^}]*\} 1/);
+  });
+});

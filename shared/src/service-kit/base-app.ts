@@ -1,6 +1,7 @@
 import express, { type Express, type RequestHandler } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServiceMetrics } from './metrics';
 import type { ServingState } from './server';
 
 /** Largest JSON body either service accepts; above it: 413. */
@@ -9,13 +10,20 @@ export const BODY_LIMIT = '100kb';
 /**
  * An Express app with what both services share: no `x-powered-by`, JSON bodies up to 100 kB,
  * `Connection: close` while draining (keep-alive clients move to other tasks before the server closes),
- * an optional request logger first (so every response is logged), `GET /healthz` (liveness, calls nothing) and `GET /readyz` (503 while draining).
+ * an optional request logger first (so every response is logged), metrics and `GET /metrics`, `GET /healthz` (liveness, calls nothing) and `GET /readyz` (503 while draining).
  */
-export function createBaseApp(state: ServingState, requestLogger?: RequestHandler): Express {
+export function createBaseApp(
+  state: ServingState,
+  options: { requestLogger?: RequestHandler; metrics?: ServiceMetrics } = {},
+): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  if (requestLogger) app.use(requestLogger);
+  if (options.requestLogger) app.use(options.requestLogger);
+  if (options.metrics) {
+    app.use(options.metrics.middleware);
+    app.get('/metrics', options.metrics.handler);
+  }
   app.use((_req, res, next) => {
     if (state.draining) res.setHeader('Connection', 'close');
     next();

@@ -4,6 +4,8 @@
  */
 export { createBaseApp, requestId, BODY_LIMIT } from './base-app';
 export { ConfigError, envFields, parseEnv } from './config';
+export { createServiceMetrics } from './metrics';
+export type { ServiceMetrics } from './metrics';
 export {
   HttpProblem,
   methodNotAllowed,

@@ -1,0 +1,100 @@
+import { DiscoveryError, UpstreamError, type NameSnapshot } from '@ecs-srv/shared';
+import {
+  createBaseApp,
+  createServiceMetrics,
+  methodNotAllowed,
+  notFound,
+  parseBody,
+  problemErrorHandler,
+  requestId,
+  requireJson,
+  type ErrorLogger,
+  type Problem,
+  type ServiceMetrics,
+  type ServingState,
+} from '@ecs-srv/shared/service-kit';
+import type { Express, Request, RequestHandler } from 'express';
+import { z } from 'zod';
+import type { ServiceBApi } from './service-b-client';
+
+/** Same rule as B's `POST /v1/echo`: A rejects bad input itself instead of forwarding it. */
+export const echoBody = z.strictObject({
+  message: z.string().min(1).max(1024),
+});
+
+/** What service-a's app needs from the outside. */
+export interface AppDeps {
+  state: ServingState;
+  logger: ErrorLogger;
+  serviceB: ServiceBApi;
+  /** The discovery client's view, for `GET /discovery`. */
+  discovery: () => { srvName: string; dnsServers: string[]; names: NameSnapshot[] };
+  requestLogger?: RequestHandler;
+  metrics?: ServiceMetrics;
+}
+
+/** service-a's HTTP API: fixed routes only, never an open proxy. */
+export function createApp(deps: AppDeps): Express {
+  const app = createBaseApp(deps.state, {
+    requestLogger: deps.requestLogger,
+    metrics: deps.metrics ?? createServiceMetrics('service-a', { defaultMetrics: false }),
+  });
+
+  app
+    .route('/api/whoami')
+    .get(async (req, res) => {
+      res.json(await deps.serviceB.whoami(requestIdOf(req)));
+    })
+    .all(methodNotAllowed(['GET']));
+
+  app
+    .route('/api/echo')
+    .post(requireJson, async (req, res) => {
+      const { message } = parseBody(echoBody, req.body);
+      res.json(await deps.serviceB.echo(message, requestIdOf(req)));
+    })
+    .all(methodNotAllowed(['POST']));
+
+  app
+    .route('/discovery')
+    .get((_req, res) => {
+      res.json(deps.discovery());
+    })
+    .all(methodNotAllowed(['GET']));
+
+  app.use(notFound);
+  app.use(problemErrorHandler({ logger: deps.logger, mapError: upstreamProblem }));
+  return app;
+}
+
+/** The request id pino-http assigned (a valid caller x-request-id, or a new one); made here without it. */
+function requestIdOf(req: Request): string {
+  const id = (req as Request & { id?: unknown }).id;
+  if (typeof id === 'string' || typeof id === 'number') return String(id);
+  return requestId(req, req.res!);
+}
+
+/** Discovery failures → 503; B unreachable or answering garbage → 502; B too slow → 504. */
+export function upstreamProblem(err: unknown): Problem | undefined {
+  if (err instanceof DiscoveryError) {
+    return {
+      type: '/problems/discovery-failed',
+      title: 'Service B cannot be discovered',
+      status: 503,
+      detail: err.message,
+      code: err.code,
+    };
+  }
+  if (err instanceof UpstreamError) {
+    const timeout = err.kind === 'timeout';
+    return {
+      type: timeout ? '/problems/upstream-timeout' : '/problems/upstream-failed',
+      title: timeout ? 'Service B did not answer in time' : 'Service B failed',
+      status: timeout ? 504 : 502,
+      detail: err.message,
+      code: err.code,
+      endpoint: err.endpoint.key,
+    };
+  }
+  return undefined;
+}

@@ -1,0 +1,54 @@
+import { parseServerList, type DnsServer } from '@ecs-srv/shared';
+import { envFields, parseEnv } from '@ecs-srv/shared/service-kit';
+import { z } from 'zod';
+
+const positiveInt = (message: string, fallback: number, max: number) =>
+  z.coerce
+    .number({ message })
+    .int({ message })
+    .min(1, { message })
+    .max(max, { message: `must be ≤ ${max}` })
+    .default(fallback);
+
+const schema = z.object({
+  PORT: envFields.port(8080),
+  HOST: envFields.host(),
+  LOG_LEVEL: envFields.logLevel(),
+  SERVICE_B_SRV: z
+    .string()
+    .max(253)
+    .regex(/^(?!-)[A-Za-z0-9_-]{1,63}(\.(?!-)[A-Za-z0-9_-]{1,63})*\.?$/, { message: 'must be a DNS name' })
+    .default('service_b.ecs.internal'),
+  DNS_SERVERS: z
+    .string()
+    .transform((value, ctx): DnsServer[] => {
+      try {
+        return parseServerList(value);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    })
+    .optional(),
+  DNS_TIMEOUT_MS: positiveInt('must be a positive number of milliseconds', 1000, 60_000),
+  DNS_ATTEMPTS: positiveInt('must be a positive integer', 3, 10),
+  DNS_LOOKUP_TIMEOUT_MS: positiveInt('must be a positive number of milliseconds', 4000, 60_000),
+  DNS_MAX_STALE_SECONDS: z.coerce
+    .number({ message: 'must be a number of seconds' })
+    .int({ message: 'must be a whole number of seconds' })
+    .min(0, { message: 'must be ≥ 0' })
+    .max(7 * 86_400, { message: 'must be ≤ 604800 (7 days)' })
+    .default(900),
+  UPSTREAM_TIMEOUT_MS: positiveInt('must be a positive number of milliseconds', 5000, 300_000),
+  UPSTREAM_CONNECT_TIMEOUT_MS: positiveInt('must be a positive number of milliseconds', 1000, 60_000),
+  UPSTREAM_ATTEMPTS: positiveInt('must be a positive integer', 3, 10),
+  DRAIN_DELAY_MS: envFields.durationMs(0),
+});
+
+/** service-a's validated configuration. */
+export type Config = z.output<typeof schema>;
+
+/** Reads and validates service-a's environment. @throws {ConfigError} listing every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return parseEnv(schema, env);
+}

@@ -1,0 +1,86 @@
+import {
+  ConfigError,
+  createServiceMetrics,
+  exitOnSignals,
+  requestId,
+  startServer,
+} from '@ecs-srv/shared/service-kit';
+import pino from 'pino';
+import { pinoHttp } from 'pino-http';
+import { createApp } from './app';
+import { loadConfig, type Config } from './config';
+import { createDiscovery } from './discovery';
+
+/** Extra time the hard exit timer allows beyond the drain delay. */
+const CLOSE_GRACE_MS = 10_000;
+
+async function main(config: Config): Promise<void> {
+  const logger = pino({ level: config.LOG_LEVEL, base: { service: 'service-a' } });
+  const discovery = createDiscovery(config, logger.child({ module: 'discovery' }));
+  discovery.resolver.on('change', ({ name, added, removed, endpoints }) => {
+    logger.info(
+      {
+        name,
+        added: added.map((e) => e.key),
+        removed: removed.map((e) => e.key),
+        endpoints: endpoints.length,
+      },
+      'endpoint set changed',
+    );
+  });
+  const state = { draining: false };
+  const app = createApp({
+    state,
+    logger,
+    serviceB: discovery.serviceB,
+    discovery: discovery.snapshot,
+    metrics: createServiceMetrics('service-a'),
+    requestLogger: pinoHttp({
+      logger: logger.child({ module: 'http' }),
+      genReqId: requestId,
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+    }),
+  });
+  const running = await startServer(app, {
+    port: config.PORT,
+    host: config.HOST,
+    state,
+    drainDelayMs: config.DRAIN_DELAY_MS,
+    closeTimeoutMs: CLOSE_GRACE_MS,
+  });
+  logger.info(
+    {
+      host: running.host,
+      port: running.port,
+      srvName: config.SERVICE_B_SRV,
+      dnsServers: discovery.snapshot().dnsServers,
+    },
+    `service-a listening on ${running.host}:${running.port}`,
+  );
+  // Warm the cache so the first request does not wait on DNS; a failure here is only logged.
+  discovery.resolver.resolve(config.SERVICE_B_SRV).catch((err: unknown) => {
+    logger.warn(
+      { err: (err as Error).message },
+      'initial discovery of service B failed; will retry on demand',
+    );
+  });
+  exitOnSignals(
+    async () => {
+      await running.stop();
+      discovery.close();
+    },
+    { logger, hardTimeoutMs: config.DRAIN_DELAY_MS + CLOSE_GRACE_MS + 5_000 },
+  );
+}
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (err) {
+  console.error(err instanceof ConfigError ? `service-a: ${err.message}` : err);
+  process.exit(1);
+}
+main(config).catch((err: unknown) => {
+  console.error('service-a failed to start:', err);
+  process.exit(1);
+});

@@ -1,0 +1,43 @@
+import { ConfigError } from '@ecs-srv/shared/service-kit';
+import { loadConfig } from '../src/config';
+
+describe('service-a loadConfig', () => {
+  it('when nothing is set, then the contract defaults apply and DNS servers come from the system', () => {
+    const cfg = loadConfig({});
+    expect(cfg).toEqual(
+      expect.objectContaining({
+        PORT: 8080,
+        HOST: '0.0.0.0',
+        SERVICE_B_SRV: 'service_b.ecs.internal',
+        DNS_MAX_STALE_SECONDS: 900,
+      }),
+    );
+    expect(cfg.DNS_SERVERS).toBeUndefined();
+  });
+
+  it('when DNS_SERVERS lists ip and ip:port entries, then each is parsed', () => {
+    expect(loadConfig({ DNS_SERVERS: '127.0.0.1:5353, 10.0.0.2,[::1]:53' }).DNS_SERVERS).toEqual([
+      { host: '127.0.0.1', port: 5353, family: 4 },
+      { host: '10.0.0.2', port: 53, family: 4 },
+      { host: '::1', port: 53, family: 6 },
+    ]);
+  });
+
+  it('when values are bad, then one ConfigError names every bad variable', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        DNS_SERVERS: 'dns.example:53',
+        SERVICE_B_SRV: 'bad name!',
+        UPSTREAM_TIMEOUT_MS: '0',
+        PORT: '-1',
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    for (const key of ['DNS_SERVERS', 'SERVICE_B_SRV', 'UPSTREAM_TIMEOUT_MS', 'PORT']) {
+      expect((error as ConfigError).message).toContain(key);
+    }
+  });
+});

@@ -1,0 +1,38 @@
+import type { Endpoint, Rejection } from './records';
+import { groupByPriority, type PriorityGroup } from './select';
+import type { TransportName } from './wire/exchange';
+
+/** One good answer for a name: its endpoints, prepared for picking, and where it came from. Immutable. */
+export interface EndpointSet {
+  readonly name: string;
+  readonly endpoints: readonly Endpoint[];
+  /** Endpoints by priority, lowest first, ready for weighted picks. */
+  readonly groups: readonly PriorityGroup[];
+  /** Effective TTL: min over SRV and address TTLs, clamped to the resolver's bounds. */
+  readonly ttlSeconds: number;
+  /** Clock time (ms) the answer arrived. */
+  readonly fetchedAt: number;
+  /** Server that answered, `host:port`. */
+  readonly server: string;
+  readonly transport: TransportName;
+  /** Records that were refused, and why (for /discovery and logs). */
+  readonly rejected: readonly Rejection[];
+}
+
+/** Builds the immutable set for `endpoints`. */
+export function createEndpointSet(fields: Omit<EndpointSet, 'groups'>): EndpointSet {
+  return Object.freeze({ ...fields, groups: groupByPriority(fields.endpoints) });
+}
+
+/** Keys present in `next` but not `prev` (added) and the reverse (removed). */
+export function diffSets(
+  prev: EndpointSet | undefined,
+  next: EndpointSet | undefined,
+): { added: Endpoint[]; removed: Endpoint[] } {
+  const before = new Map((prev?.endpoints ?? []).map((e) => [e.key, e]));
+  const after = new Map((next?.endpoints ?? []).map((e) => [e.key, e]));
+  return {
+    added: [...after.values()].filter((e) => !before.has(e.key)),
+    removed: [...before.values()].filter((e) => !after.has(e.key)),
+  };
+}

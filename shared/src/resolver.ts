@@ -1,0 +1,425 @@
+import { EventEmitter } from 'node:events';
+import { diffSets, type EndpointSet } from './endpoint-set';
+import { DiscoveryError, NEGATIVE_CODES } from './errors';
+import { lookupSrv } from './lookup';
+import type { Endpoint, RecordPolicy } from './records';
+import { pickEndpoint, type Random } from './select';
+import { Exchanger, type AttemptObserver } from './wire/exchange';
+import { normalizeName } from './wire/message';
+import { parseServer, systemServers, type DnsServer } from './wire/servers';
+
+/** Optional logger: shared never imports a logging library. */
+export interface DiscoveryLogger {
+  debug?(obj: object, msg?: string): void;
+  warn?(obj: object, msg?: string): void;
+}
+
+/** Options of `SrvResolver`. Every duration carries its unit in its name. */
+export interface SrvResolverOptions {
+  /** DNS servers: `ip`, `ip:port`, `[v6]:port` or parsed. @default the system's (/etc/resolv.conf) */
+  servers?: readonly (string | DnsServer)[];
+  /** Time one attempt (one server, one transport) may take. @default 1000 */
+  attemptTimeoutMs?: number;
+  /** Attempts per query, rotating over the servers. @default 3 */
+  attempts?: number;
+  /** Overall deadline of one lookup (SRV and A queries together). @default 4000 */
+  lookupTimeoutMs?: number;
+  /** Lower bound of the effective TTL (protects DNS from TTL 0). @default 1 */
+  minTtlSeconds?: number;
+  /** Upper bound of the effective TTL. @default 300 */
+  maxTtlSeconds?: number;
+  /** Fraction of the TTL after which a use of the name refreshes it in the background. @default 0.8 */
+  refreshAheadRatio?: number;
+  /** How long past expiry the last good set is served while DNS fails (RFC 8767). @default 900 */
+  maxStaleSeconds?: number;
+  /** While DNS fails, how often a refresh is retried. @default 5 */
+  failureRetrySeconds?: number;
+  /** An empty/NXDOMAIN answer right after a good set is confirmed only after this long. @default 3 */
+  emptyGraceSeconds?: number;
+  /** Upper bound for caching negative answers (RFC 2308). @default 5 */
+  maxNegativeTtlSeconds?: number;
+  /** Suffixes SRV targets must lie under. @default the parent zone of the queried name */
+  allowedSuffixes?: readonly string[];
+  /** Accept link-local, unspecified and multicast endpoint addresses. @default false */
+  allowUnsafeAddresses?: boolean;
+  /** Most SRV records used from one answer. @default 64 */
+  maxRecords?: number;
+  /** Random source in [0,1) for selection and jitter. @default Math.random */
+  random?: Random;
+  /** Clock in ms. @default Date.now */
+  now?: () => number;
+  /** Receives debug/warn lines. */
+  logger?: DiscoveryLogger;
+  /** Observes every DNS attempt (for metrics). */
+  onAttempt?: AttemptObserver;
+}
+
+/** A name's cached state, as `snapshot()` reports it. */
+export type EntryState = 'fresh' | 'stale' | 'grace' | 'negative' | 'failed' | 'empty';
+
+/** One name as the client sees it, for `/discovery`. */
+export interface NameSnapshot {
+  name: string;
+  state: EntryState;
+  /** True when the endpoints are served past their TTL because DNS fails (RFC 8767). */
+  stale: boolean;
+  ttlSeconds?: number;
+  ttlLeftSeconds?: number;
+  lastRefresh?: string;
+  server?: string;
+  transport?: string;
+  endpoints: Array<Omit<Endpoint, 'key'> & { key: string }>;
+  rejected: EndpointSet['rejected'];
+  lastError?: { code: string; message: string; at: string };
+}
+
+/** Events: `change` when a name's endpoint set changes. */
+export interface ResolverEvents {
+  change: [{ name: string; added: Endpoint[]; removed: Endpoint[]; endpoints: readonly Endpoint[] }];
+}
+
+interface Entry {
+  name: string;
+  set?: EndpointSet;
+  /** Clock ms: from then on, a use starts a background refresh. */
+  refreshAt: number;
+  /** Clock ms: end of the set's TTL. */
+  expiresAt: number;
+  inflight?: Promise<void>;
+  lastError?: DiscoveryError;
+  lastErrorAt?: number;
+  /** Clock ms until which lookups fail at once with lastError (negative or failure caching). */
+  failUntil?: number;
+  /** Set while DNS fails (timeout, SERVFAIL, network): the set may be served stale. */
+  failing: boolean;
+  /** Clock ms of the first empty/NXDOMAIN answer after a good set (the grace period). */
+  emptySince?: number;
+}
+
+/** Fail-fast window after a lookup failed with no set to fall back on, so callers do not pile up. */
+const FAILURE_CACHE_MS = 1000;
+/** How soon an empty answer after a good set is re-checked. */
+const EMPTY_RECHECK_MS = 1000;
+
+/**
+ * SRV resolver with a cache run as a refresh state machine: refresh ahead of expiry in the background on
+ * use (the warm path sends no packet), one query per name at a time, serve stale while DNS fails, grace
+ * for a sudden empty answer, brief negative caching.
+ */
+export class SrvResolver extends EventEmitter<ResolverEvents> {
+  private readonly entries = new Map<string, Entry>();
+  private readonly exchanger: Exchanger;
+  private readonly servers: readonly DnsServer[];
+  private readonly abort = new AbortController();
+  private readonly opts: Required<
+    Omit<SrvResolverOptions, 'servers' | 'allowedSuffixes' | 'logger' | 'onAttempt'>
+  >;
+  private readonly allowedSuffixes?: readonly string[];
+  private readonly logger: DiscoveryLogger;
+  private closed = false;
+
+  /** @throws {TypeError} naming the first invalid option. */
+  constructor(options: SrvResolverOptions = {}) {
+    super();
+    this.opts = {
+      attemptTimeoutMs: positive('attemptTimeoutMs', options.attemptTimeoutMs, 1000),
+      attempts: positiveInt('attempts', options.attempts, 3),
+      lookupTimeoutMs: positive('lookupTimeoutMs', options.lookupTimeoutMs, 4000),
+      minTtlSeconds: nonNegative('minTtlSeconds', options.minTtlSeconds, 1),
+      maxTtlSeconds: positive('maxTtlSeconds', options.maxTtlSeconds, 300),
+      refreshAheadRatio: ratio('refreshAheadRatio', options.refreshAheadRatio, 0.8),
+      maxStaleSeconds: nonNegative('maxStaleSeconds', options.maxStaleSeconds, 900),
+      failureRetrySeconds: positive('failureRetrySeconds', options.failureRetrySeconds, 5),
+      emptyGraceSeconds: nonNegative('emptyGraceSeconds', options.emptyGraceSeconds, 3),
+      maxNegativeTtlSeconds: nonNegative('maxNegativeTtlSeconds', options.maxNegativeTtlSeconds, 5),
+      allowUnsafeAddresses: options.allowUnsafeAddresses ?? false,
+      maxRecords: positiveInt('maxRecords', options.maxRecords, 64),
+      random: options.random ?? Math.random,
+      now: options.now ?? Date.now,
+    };
+    if (this.opts.minTtlSeconds > this.opts.maxTtlSeconds) {
+      throw new TypeError('minTtlSeconds must not exceed maxTtlSeconds');
+    }
+    if (options.allowedSuffixes !== undefined) {
+      if (!Array.isArray(options.allowedSuffixes) || options.allowedSuffixes.length === 0) {
+        throw new TypeError('allowedSuffixes must be a non-empty array of domain names');
+      }
+      this.allowedSuffixes = options.allowedSuffixes.map(normalizeName);
+    }
+    try {
+      this.servers = (options.servers ?? systemServers()).map((s) =>
+        typeof s === 'string' ? parseServer(s) : s,
+      );
+    } catch (err) {
+      throw new TypeError(`servers: ${(err as Error).message}`);
+    }
+    if (this.servers.length === 0)
+      throw new TypeError('servers: no DNS server configured or found in /etc/resolv.conf');
+    this.logger = options.logger ?? {};
+    this.exchanger = new Exchanger({ now: this.opts.now, onAttempt: options.onAttempt });
+  }
+
+  /** The DNS servers in use, in order. */
+  get dnsServers(): readonly DnsServer[] {
+    return this.servers;
+  }
+
+  /**
+   * Picks an endpoint for `name` from the warm cache, or undefined when the name is not warm (then use
+   * `pick`). Synchronous and packet-free; starts a background refresh once the refresh-ahead point passed.
+   */
+  pickCached(name: string, isAvailable?: (e: Endpoint) => boolean): Endpoint | undefined {
+    const entry = this.entries.get(name);
+    if (entry?.set === undefined) return undefined;
+    const now = this.opts.now();
+    if (now >= entry.refreshAt && entry.inflight === undefined) this.refreshInBackground(entry);
+    if (now >= entry.expiresAt && !this.canServeStale(entry, now)) return undefined;
+    return pickEndpoint(entry.set.groups, this.opts.random, isAvailable);
+  }
+
+  /** Picks an endpoint for `name` (RFC 2782), resolving it first if needed. @throws {DiscoveryError} */
+  async pick(name: string, isAvailable?: (e: Endpoint) => boolean): Promise<Endpoint> {
+    const cached = this.pickCached(name, isAvailable);
+    if (cached) return cached;
+    const set = await this.resolve(name);
+    return pickEndpoint(set.groups, this.opts.random, isAvailable)!;
+  }
+
+  /**
+   * The current endpoint set of `name`: from the cache when fresh (or servable stale), else one shared
+   * lookup. @throws {DiscoveryError} ENOTFOUND/ENODATA when the service has no endpoints, ETIMEOUT,
+   * ESERVFAIL… when DNS fails with nothing to fall back on, ECANCELLED after close().
+   */
+  async resolve(name: string): Promise<EndpointSet> {
+    if (this.closed) throw new DiscoveryError('ECANCELLED', name, 'the resolver is closed');
+    const entry = this.entryFor(name);
+    for (let round = 0; round < 2; round++) {
+      const now = this.opts.now();
+      if (entry.set && (now < entry.expiresAt || this.canServeStale(entry, now))) {
+        if (now >= entry.refreshAt && entry.inflight === undefined) this.refreshInBackground(entry);
+        return entry.set;
+      }
+      if (entry.failUntil !== undefined && now < entry.failUntil && entry.lastError) throw entry.lastError;
+      await this.refresh(entry);
+      if (this.closed)
+        throw new DiscoveryError('ECANCELLED', name, 'the resolver was closed during the lookup');
+    }
+    if (entry.set) return entry.set;
+    throw entry.lastError ?? new DiscoveryError('ENODATA', name, 'no endpoints');
+  }
+
+  /** Everything the client knows, per name, for `/discovery`. */
+  snapshot(): NameSnapshot[] {
+    const now = this.opts.now();
+    return [...this.entries.values()].map((entry) => {
+      const set = entry.set;
+      const stale = set !== undefined && now >= entry.expiresAt;
+      return {
+        name: entry.name,
+        state: this.stateOf(entry, now),
+        stale,
+        ttlSeconds: set?.ttlSeconds,
+        ttlLeftSeconds: set ? Math.max(0, Math.round((entry.expiresAt - now) / 100) / 10) : undefined,
+        lastRefresh: set ? new Date(set.fetchedAt).toISOString() : undefined,
+        server: set?.server,
+        transport: set?.transport,
+        endpoints: set ? set.endpoints.map((e) => ({ ...e })) : [],
+        rejected: set?.rejected ?? [],
+        lastError:
+          entry.lastError && entry.lastErrorAt !== undefined
+            ? {
+                code: entry.lastError.code,
+                message: entry.lastError.message,
+                at: new Date(entry.lastErrorAt).toISOString(),
+              }
+            : undefined,
+      };
+    });
+  }
+
+  /** Cancels every lookup (they reject with ECANCELLED) and forgets the cache. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.abort.abort();
+    this.entries.clear();
+    this.removeAllListeners();
+  }
+
+  private entryFor(name: string): Entry {
+    let entry = this.entries.get(name);
+    if (!entry) {
+      entry = { name, refreshAt: 0, expiresAt: 0, failing: false };
+      this.entries.set(name, entry);
+    }
+    return entry;
+  }
+
+  private stateOf(entry: Entry, now: number): EntryState {
+    if (entry.set) {
+      if (entry.emptySince !== undefined) return 'grace';
+      return now < entry.expiresAt ? 'fresh' : 'stale';
+    }
+    if (entry.lastError) return NEGATIVE_CODES.has(entry.lastError.code) ? 'negative' : 'failed';
+    return 'empty';
+  }
+
+  /** RFC 8767 §5: serve the expired set only because DNS is failing, and only up to maxStaleSeconds. */
+  private canServeStale(entry: Entry, now: number): boolean {
+    return entry.failing && now < entry.expiresAt + this.opts.maxStaleSeconds * 1000;
+  }
+
+  private refreshInBackground(entry: Entry): void {
+    // Errors are recorded on the entry by refresh(); nothing to surface here.
+    this.refresh(entry).catch(() => undefined);
+  }
+
+  /** Single flight: every caller of one name shares the lookup in progress. */
+  private refresh(entry: Entry): Promise<void> {
+    entry.inflight ??= this.runLookup(entry).finally(() => {
+      entry.inflight = undefined;
+    });
+    return entry.inflight;
+  }
+
+  private async runLookup(entry: Entry): Promise<void> {
+    const { now } = this.opts;
+    const startedAt = now();
+    try {
+      const outcome = await lookupSrv(
+        this.exchanger,
+        entry.name,
+        this.policyFor(entry.name),
+        {
+          servers: this.servers,
+          attemptTimeoutMs: this.opts.attemptTimeoutMs,
+          attempts: this.opts.attempts,
+          deadline: startedAt + this.opts.lookupTimeoutMs,
+          minTtlSeconds: this.opts.minTtlSeconds,
+          maxTtlSeconds: this.opts.maxTtlSeconds,
+          signal: this.abort.signal,
+        },
+        now,
+      );
+      if (this.closed) return;
+      if (outcome.kind === 'endpoints') this.install(entry, outcome.set);
+      else this.onNegative(entry, outcome.error, outcome.negativeTtlSeconds);
+    } catch (err) {
+      if (this.closed) return;
+      const error =
+        err instanceof DiscoveryError
+          ? err
+          : new DiscoveryError('EBADRESP', entry.name, 'lookup failed', { cause: err });
+      this.onFailure(entry, error);
+    }
+  }
+
+  private install(entry: Entry, set: EndpointSet): void {
+    const prev = entry.set;
+    const ttlMs = set.ttlSeconds * 1000;
+    // Jitter (up to 10% earlier) spreads refreshes of many processes started together.
+    const refreshMs = ttlMs * this.opts.refreshAheadRatio * (1 - 0.1 * this.opts.random());
+    Object.assign(entry, {
+      set,
+      refreshAt: set.fetchedAt + refreshMs,
+      expiresAt: set.fetchedAt + ttlMs,
+      failing: false,
+      emptySince: undefined,
+      failUntil: undefined,
+    });
+    const { added, removed } = diffSets(prev, set);
+    if (added.length > 0 || removed.length > 0) {
+      this.emit('change', { name: entry.name, added, removed, endpoints: set.endpoints });
+    }
+  }
+
+  /** NXDOMAIN/NODATA: after a good set only once confirmed (grace), else cached briefly (RFC 2308). */
+  private onNegative(entry: Entry, error: DiscoveryError, negativeTtlSeconds: number): void {
+    const now = this.opts.now();
+    entry.lastError = error;
+    entry.lastErrorAt = now;
+    if (entry.set) {
+      entry.emptySince ??= now;
+      if (now - entry.emptySince < this.opts.emptyGraceSeconds * 1000) {
+        this.logger.warn?.(
+          { name: entry.name, code: error.code },
+          'empty answer after a good set: keeping it while re-checking',
+        );
+        entry.refreshAt = now + EMPTY_RECHECK_MS;
+        // Keep serving through the grace even if the TTL runs out meanwhile.
+        entry.expiresAt = Math.max(entry.expiresAt, now + EMPTY_RECHECK_MS * 2);
+        return;
+      }
+      const prev = entry.set;
+      entry.set = undefined;
+      entry.emptySince = undefined;
+      this.emit('change', { name: entry.name, added: [], removed: [...prev.endpoints], endpoints: [] });
+    }
+    entry.failing = false;
+    entry.failUntil = now + Math.min(negativeTtlSeconds, this.opts.maxNegativeTtlSeconds) * 1000;
+  }
+
+  /** Timeout, SERVFAIL, network errors: keep the last good set (stale) and retry periodically. */
+  private onFailure(entry: Entry, error: DiscoveryError): void {
+    const now = this.opts.now();
+    entry.lastError = error;
+    entry.lastErrorAt = now;
+    if (error.code === 'ECANCELLED') return;
+    this.logger.warn?.({ name: entry.name, code: error.code, err: error.message }, 'SRV lookup failed');
+    if (entry.set && now < entry.expiresAt + this.opts.maxStaleSeconds * 1000) {
+      entry.failing = true;
+      entry.refreshAt = now + this.opts.failureRetrySeconds * 1000;
+      return;
+    }
+    if (entry.set) {
+      const prev = entry.set;
+      entry.set = undefined;
+      this.emit('change', { name: entry.name, added: [], removed: [...prev.endpoints], endpoints: [] });
+    }
+    entry.failing = false;
+    entry.failUntil = now + FAILURE_CACHE_MS;
+  }
+
+  private policyFor(name: string): RecordPolicy {
+    return {
+      allowedSuffixes: this.allowedSuffixes ?? [parentZone(name)],
+      allowUnsafeAddresses: this.opts.allowUnsafeAddresses,
+      maxRecords: this.opts.maxRecords,
+    };
+  }
+}
+
+/** `service_b.ecs.internal` → `ecs.internal` (a one-label name is its own zone). */
+export function parentZone(name: string): string {
+  const n = normalizeName(name);
+  const dot = n.indexOf('.');
+  return dot === -1 ? n : n.slice(dot + 1);
+}
+
+function positive(option: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new TypeError(`${option} must be a positive number, got ${String(value)}`);
+  }
+  return value;
+}
+
+function positiveInt(option: string, value: number | undefined, fallback: number): number {
+  const v = positive(option, value, fallback);
+  if (!Number.isInteger(v)) throw new TypeError(`${option} must be a positive integer, got ${v}`);
+  return v;
+}
+
+function nonNegative(option: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new TypeError(`${option} must be a number ≥ 0, got ${String(value)}`);
+  }
+  return value;
+}
+
+function ratio(option: string, value: number | undefined, fallback: number): number {
+  const v = positive(option, value, fallback);
+  if (v >= 1) throw new TypeError(`${option} must be between 0 and 1, got ${v}`);
+  return v;
+}
