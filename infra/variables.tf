@@ -1,0 +1,197 @@
+variable "aws_region" {
+  type        = string
+  description = "AWS Region to deploy into, e.g. eu-west-1."
+  default     = "ap-northeast-1"
+}
+
+variable "prefix" {
+  type        = string
+  description = "Name prefix for every resource (cluster, roles, repositories, log groups, ALB). Lowercase letters, digits and hyphens; short enough for ALB and target group names (32 characters)."
+  default     = "ecs-srv"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,19}$", var.prefix))
+    error_message = "The prefix must be 2-20 characters: a lowercase letter, then lowercase letters, digits or hyphens."
+  }
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Extra tags added to every resource through the provider's default_tags."
+  default     = {}
+}
+
+variable "vpc_id" {
+  type        = string
+  description = "ID of the existing VPC. It must have enableDnsSupport and enableDnsHostnames on: the Cloud Map private namespace ecs.internal is a Route 53 private hosted zone in it."
+}
+
+variable "subnet_ids" {
+  type        = list(string)
+  description = "Private subnets (two or more Availability Zones) for the ECS container instances. They need a route to ECR, ECS, CloudWatch Logs and SSM: a NAT gateway or VPC endpoints."
+
+  validation {
+    condition     = length(var.subnet_ids) >= 1
+    error_message = "Give at least one subnet for the container instances (two or more AZs recommended)."
+  }
+}
+
+variable "enable_alb" {
+  type        = bool
+  description = "Create an Application Load Balancer in front of service A. Off: A runs without a public entry point (reach it from inside the VPC)."
+  default     = true
+}
+
+variable "alb_internal" {
+  type        = bool
+  description = "Make the ALB internal (reachable only inside the VPC) instead of internet-facing."
+  default     = false
+}
+
+variable "alb_subnet_ids" {
+  type        = list(string)
+  description = "Subnets for the ALB, in at least two Availability Zones (public subnets for an internet-facing ALB). Required when enable_alb is true."
+  default     = []
+
+  validation {
+    condition     = !var.enable_alb || length(var.alb_subnet_ids) >= 2
+    error_message = "The ALB needs alb_subnet_ids in at least two Availability Zones (or set enable_alb = false)."
+  }
+}
+
+variable "alb_ingress_cidrs" {
+  type        = list(string)
+  description = "IPv4 CIDR blocks allowed to reach the ALB listener on port 80. Empty: nobody (add your own address, e.g. [\"203.0.113.7/32\"])."
+  default     = []
+
+  validation {
+    condition     = alltrue([for cidr in var.alb_ingress_cidrs : can(cidrnetmask(cidr))])
+    error_message = "Every entry of alb_ingress_cidrs must be an IPv4 CIDR block such as 203.0.113.0/24."
+  }
+}
+
+variable "capacity" {
+  type = map(object({
+    instance_type    = optional(string, "t3.small")
+    min_size         = optional(number, 1)
+    max_size         = optional(number, 2)
+    desired_capacity = optional(number, 1)
+  }))
+  description = "EC2 container instances per task type (keys service_a and service_b): instance type and auto scaling group sizes. Each instance registers with ECS attribute TaskType = <key>."
+  default = {
+    service_a = {}
+    service_b = { min_size = 2, max_size = 3, desired_capacity = 2 }
+  }
+
+  validation {
+    condition     = toset(keys(var.capacity)) == toset(["service_a", "service_b"])
+    error_message = "The capacity map must have exactly the keys service_a and service_b."
+  }
+
+  validation {
+    condition     = alltrue([for c in values(var.capacity) : c.min_size <= c.desired_capacity && c.desired_capacity <= c.max_size])
+    error_message = "For each task type: min_size <= desired_capacity <= max_size."
+  }
+}
+
+variable "ecs_ami_ssm_parameter" {
+  type        = string
+  description = "SSM parameter holding the ECS-optimized Amazon Linux 2023 AMI ID. Use .../amazon-linux-2023/arm64/recommended/image_id together with Graviton instance types."
+  default     = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+}
+
+variable "enable_ssm_session_manager" {
+  type        = bool
+  description = "Attach AmazonSSMManagedInstanceCore to the container instance role so you can open a shell with SSM Session Manager (no SSH, no inbound port)."
+  default     = true
+}
+
+variable "enable_container_insights" {
+  type        = bool
+  description = "Turn on CloudWatch Container Insights for the cluster (extra CloudWatch cost)."
+  default     = false
+}
+
+variable "service_a_image_tag" {
+  type        = string
+  description = "Tag of service A's image in its ECR repository (tags are immutable: push a new tag per build, e.g. the git commit)."
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.service_a_image_tag))
+    error_message = "An image tag is 1-128 characters: letters, digits, _, . and -, not starting with . or -."
+  }
+}
+
+variable "service_b_image_tag" {
+  type        = string
+  description = "Tag of service B's image in its ECR repository (tags are immutable: push a new tag per build, e.g. the git commit)."
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.service_b_image_tag))
+    error_message = "An image tag is 1-128 characters: letters, digits, _, . and -, not starting with . or -."
+  }
+}
+
+variable "service_a_desired_count" {
+  type        = number
+  description = "Number of service A tasks."
+  default     = 1
+}
+
+variable "service_b_desired_count" {
+  type        = number
+  description = "Number of service B tasks, i.e. SRV records under service_b.ecs.internal. The seed runs 1; two or more let A fail over when a task stops."
+  default     = 2
+}
+
+variable "service_a_memory_mib" {
+  type        = number
+  description = "Hard memory limit of A's container, in MiB (the container is killed above it)."
+  default     = 256
+}
+
+variable "service_b_memory_mib" {
+  type        = number
+  description = "Hard memory limit of B's container, in MiB (the container is killed above it)."
+  default     = 256
+}
+
+variable "service_b_drain_delay_ms" {
+  type        = number
+  description = "B's DRAIN_DELAY_MS: after SIGTERM B answers /readyz with 503 but keeps serving this long, then closes. At least the SRV TTL (10 s) because ECS stops a task without waiting for resolvers' caches to expire. The container's stopTimeout is derived from it (+15 s)."
+  default     = 15000
+
+  validation {
+    # 10000 = the SRV record TTL in service_discovery.tf (10 s), in milliseconds.
+    condition     = var.service_b_drain_delay_ms >= 10000 && var.service_b_drain_delay_ms <= 100000
+    error_message = "service_b_drain_delay_ms must be between 10000 (the SRV TTL of 10 s) and 100000."
+  }
+}
+
+variable "log_level" {
+  type        = string
+  description = "LOG_LEVEL (pino level) of both services."
+  default     = "info"
+
+  validation {
+    condition     = contains(["fatal", "error", "warn", "info", "debug", "trace", "silent"], var.log_level)
+    error_message = "log_level must be one of fatal, error, warn, info, debug, trace, silent."
+  }
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of the services' CloudWatch log groups, in days."
+  default     = 14
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "ecr_force_delete" {
+  type        = bool
+  description = "Let `terraform destroy` delete the ECR repositories even when they still hold images."
+  default     = false
+}
