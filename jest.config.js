@@ -13,7 +13,7 @@ const base = {
 
 /** @type {import('jest').Config} */
 module.exports = {
-  projects: ['shared', 'service-b', 'service-a', 'infra'].map((name) => ({
+  projects: ['shared', 'service-b', 'service-a', 'infra', 'scripts'].map((name) => ({
     ...base,
     displayName: name,
     rootDir: `<rootDir>/${name}`,

@@ -2,6 +2,17 @@ import { formatServer, SrvHttpClient, SrvResolver, type DiscoveryLogger } from '
 import type { Config } from './config';
 import { DiscoveredServiceB } from './service-b-client';
 
+/** An endpoint's passive health as /discovery shows it. */
+function healthOf(http: SrvHttpClient, key: string) {
+  const state = http.health.stateOf(key);
+  const ejected = state?.ejectedUntil !== undefined && Date.now() < state.ejectedUntil;
+  return {
+    status: ejected ? 'ejected' : 'healthy',
+    consecutiveFailures: state?.consecutiveFailures ?? 0,
+    ejectedUntil: ejected ? new Date(state!.ejectedUntil!).toISOString() : undefined,
+  };
+}
+
 /** The discovery client and the B API built on it, from A's configuration. */
 export function createDiscovery(config: Config, logger: DiscoveryLogger) {
   const resolver = new SrvResolver({
@@ -22,10 +33,14 @@ export function createDiscovery(config: Config, logger: DiscoveryLogger) {
   return {
     resolver,
     serviceB: new DiscoveredServiceB(http),
+    http,
     snapshot: () => ({
       srvName: config.SERVICE_B_SRV,
       dnsServers: resolver.dnsServers.map(formatServer),
-      names: resolver.snapshot(),
+      names: resolver.snapshot().map((name) => ({
+        ...name,
+        endpoints: name.endpoints.map((e) => ({ ...e, health: healthOf(http, e.key) })),
+      })),
     }),
     close: (): void => {
       http.close();

@@ -28,6 +28,8 @@ async function main(config: Config): Promise<void> {
       'endpoint set changed',
     );
   });
+  discovery.http.health.on('eject', (e) => logger.warn(e, 'endpoint ejected after connection failures'));
+  discovery.http.health.on('return', (e) => logger.info(e, 'endpoint returned'));
   const state = { draining: false };
   const app = createApp({
     state,

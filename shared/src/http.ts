@@ -1,6 +1,7 @@
 import axios, { AxiosError, type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
+import { EndpointHealth, type EndpointHealthOptions } from './health';
 import type { Endpoint } from './records';
 import type { SrvResolver } from './resolver';
 
@@ -38,6 +39,8 @@ export interface SrvHttpClientOptions {
   maxAttempts?: number;
   /** Most sockets per endpoint. @default 256 */
   maxSocketsPerEndpoint?: number;
+  /** Passive health: when connection failures eject an endpoint, and for how long. */
+  health?: EndpointHealthOptions;
 }
 
 /** Connection errors that happen before a request leaves: safe to retry for any method. */
@@ -95,6 +98,8 @@ class ConnectTimeoutAgent extends http.Agent {
 export class SrvHttpClient {
   /** The axios instance used for every call (its defaults: keep-alive agent, no redirects, no proxy). */
   readonly axios: AxiosInstance;
+  /** Passive health of the endpoints this client called. */
+  readonly health: EndpointHealth;
   private readonly agent: ConnectTimeoutAgent;
   private readonly maxAttempts: number;
   private readonly onChange: (e: { removed: Endpoint[] }) => void;
@@ -108,6 +113,7 @@ export class SrvHttpClient {
     const connectTimeoutMs = checkPositive('connectTimeoutMs', options.connectTimeoutMs, 1000);
     this.maxAttempts = checkPositive('maxAttempts', options.maxAttempts, 3);
     const maxSockets = checkPositive('maxSocketsPerEndpoint', options.maxSocketsPerEndpoint, 256);
+    this.health = new EndpointHealth(options.health);
     this.agent = new ConnectTimeoutAgent(
       { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' },
       connectTimeoutMs,
@@ -124,6 +130,7 @@ export class SrvHttpClient {
     // Connections to endpoints that left DNS are closed once idle rather than kept until they time out.
     this.onChange = ({ removed }) => {
       for (const e of removed) this.dropIdleSockets(e);
+      this.health.forget(removed.map((e) => e.key));
     };
     options.resolver.on('change', this.onChange);
   }
@@ -137,10 +144,13 @@ export class SrvHttpClient {
   ): Promise<{ response: AxiosResponse<T>; endpoint: Endpoint }> {
     const method = (config.method ?? 'GET').toUpperCase();
     const tried = new Set<string>();
-    const untried = (e: Endpoint): boolean => !tried.has(e.key);
+    const { health } = this;
+    const usable = (e: Endpoint): boolean => !tried.has(e.key) && health.isAvailable(e);
     for (let attempt = 1; ; attempt++) {
       const { resolver, name } = this.options;
-      const endpoint = resolver.pickCached(name, untried) ?? (await resolver.pick(name, untried));
+      // Fast path: nothing ejected and nothing tried yet, so every endpoint is a candidate.
+      const filter = tried.size === 0 && health.allHealthy ? undefined : usable;
+      const endpoint = resolver.pickCached(name, filter) ?? (await resolver.pick(name, filter));
       try {
         const response = await this.axios.request<T>({
           ...config,
@@ -150,12 +160,15 @@ export class SrvHttpClient {
             Host: `${endpoint.target}:${endpoint.port}`,
           },
         });
+        health.reportSuccess(endpoint);
         return { response, endpoint };
       } catch (err) {
         const failure = classify(err, endpoint);
-        const retryable =
-          CONNECT_CODES.has(failure.code) ||
-          (BEFORE_RESPONSE_CODES.has(failure.code) && (IDEMPOTENT.has(method) || reusedSocket(err)));
+        const connectFailed = CONNECT_CODES.has(failure.code);
+        const noResponse = BEFORE_RESPONSE_CODES.has(failure.code);
+        if (connectFailed || noResponse) health.reportFailure(endpoint);
+        else if (failure.kind === 'bad-response') health.reportSuccess(endpoint); // it answered
+        const retryable = connectFailed || (noResponse && (IDEMPOTENT.has(method) || reusedSocket(err)));
         if (!retryable || attempt >= this.maxAttempts) throw failure;
         tried.add(endpoint.key);
       }

@@ -46,18 +46,24 @@ const RCODES: Record<string, number> = {
 export function cloudMapRecords(
   tasks: Array<[id: string, ip: string, port: number]>,
   options: { name?: string; ttl?: number; priority?: number; weight?: number } = {},
-): { srv: packet.Answer[]; a: packet.Answer[] } {
+): { srv: packet.SrvAnswer[]; a: packet.StringAnswer[] } {
   const name = options.name ?? 'service_b.ecs.internal';
   const ttl = options.ttl ?? 10;
   return {
     srv: tasks.map(([id, , port]) => ({
-      type: 'SRV',
+      type: 'SRV' as const,
       name,
       ttl,
-      class: 'IN',
+      class: 'IN' as const,
       data: { priority: options.priority ?? 1, weight: options.weight ?? 1, port, target: `${id}.${name}` },
     })),
-    a: tasks.map(([id, ip]) => ({ type: 'A', name: `${id}.${name}`, ttl, class: 'IN', data: ip })),
+    a: tasks.map(([id, ip]) => ({
+      type: 'A' as const,
+      name: `${id}.${name}`,
+      ttl,
+      class: 'IN' as const,
+      data: ip,
+    })),
   };
 }
 

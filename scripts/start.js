@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+// `npm start`: the whole pair on this machine, no Docker. A Cloud Map-like DNS server on 127.0.0.1, three
+// B tasks on OS-assigned ports (as bridge mode assigns dynamic host ports) registered in it Cloud Map
+// style, and A on port 8080 discovering them through SRV. Ctrl-C stops everything and exits 0.
+'use strict';
+
+const { spawn } = require('node:child_process');
+const { randomBytes } = require('node:crypto');
+const path = require('node:path');
+const readline = require('node:readline');
+const { DevDnsServer } = require('../shared/dist/dev-dns');
+
+const ROOT = path.resolve(__dirname, '..');
+const B_COUNT = 3;
+const A_PORT = process.env.PORT ?? '8080';
+const SRV_NAME = 'service_b.ecs.internal';
+/** Child log lines at or above this pino level are shown (warn); `VERBOSE=1` shows every line. */
+const SHOW_LEVEL = process.env.VERBOSE ? 0 : 40;
+
+const children = new Map(); // name → ChildProcess
+let stopping = false;
+
+function say(line) {
+  process.stdout.write(`${line}\n`);
+}
+
+/** Starts `node <main>` as `name`; resolves with its first log record matching `ready`. */
+function launch(name, main, env, ready) {
+  const child = spawn(process.execPath, [path.join(ROOT, main)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Own process group: Ctrl-C reaches only this script, which then stops the children in order.
+    detached: true,
+  });
+  children.set(name, child);
+  return new Promise((resolve, reject) => {
+    const onLine = (line) => {
+      let record;
+      try {
+        record = JSON.parse(line);
+      } catch {
+        say(`[${name}] ${line}`);
+        return;
+      }
+      if (ready(record)) resolve(record);
+      if (record.level >= SHOW_LEVEL || record.msg === 'endpoint set changed')
+        say(`[${name}] ${describe(record)}`);
+    };
+    readline.createInterface({ input: child.stdout }).on('line', onLine);
+    readline.createInterface({ input: child.stderr }).on('line', (line) => say(`[${name}] ${line}`));
+    child.on('exit', (code, signal) => {
+      children.delete(name);
+      reject(new Error(`${name} exited (${signal ?? code}) before it was ready`));
+      if (!stopping) onUnexpectedExit(name, code, signal);
+    });
+  });
+}
+
+/** One readable line for a child's pino record. */
+function describe(record) {
+  const parts = [record.msg];
+  if (record.added?.length) parts.push(`+${record.added.join(' +')}`);
+  if (record.removed?.length) parts.push(`-${record.removed.join(' -')}`);
+  if (record.err) parts.push(typeof record.err === 'string' ? record.err : record.err.message);
+  return parts.join('  ');
+}
+
+let dns;
+function onUnexpectedExit(name, code, signal) {
+  say(`[${name}] exited unexpectedly (${signal ?? `code ${code}`})`);
+  // A B task that died leaves Cloud Map once its health check fails; here at once.
+  const task = name.startsWith('service-b ') ? name.slice('service-b '.length) : undefined;
+  if (task && dns) dns.deregister(task);
+  if (name === 'service-a') void stop(1);
+}
+
+async function stop(code) {
+  if (stopping) return;
+  stopping = true;
+  say('\nstopping…');
+  // A first (no new calls to B), then the B tasks (they drain), then DNS.
+  await stopChild('service-a');
+  await Promise.all([...children.keys()].map(stopChild));
+  await dns?.close();
+  say('stopped');
+  process.exit(code);
+}
+
+function stopChild(name) {
+  const child = children.get(name);
+  if (!child) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', resolve);
+    child.kill('SIGTERM');
+  });
+}
+
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+// Last resort if this script dies on an error: never leave children running.
+process.on('exit', () => {
+  for (const child of children.values()) child.kill('SIGKILL');
+});
+
+async function main() {
+  dns = new DevDnsServer({ host: '127.0.0.1', port: Number(process.env.DNS_PORT ?? 0) });
+  const dnsAddress = await dns.start();
+  const dnsServer = `${dnsAddress.host}:${dnsAddress.port}`;
+
+  const tasks = [];
+  for (let i = 0; i < B_COUNT; i++) {
+    const taskId = randomBytes(16).toString('hex'); // shaped like an ECS task id
+    const name = `service-b ${taskId}`;
+    const record = await launch(
+      name,
+      'service-b/dist/main.js',
+      { PORT: '0', HOST: '127.0.0.1', INSTANCE_ID: taskId, DRAIN_DELAY_MS: '1000' },
+      (r) => typeof r.port === 'number' && /listening/.test(r.msg),
+    );
+    dns.register(taskId, '127.0.0.1', record.port);
+    tasks.push({ taskId, port: record.port });
+  }
+
+  const a = await launch(
+    'service-a',
+    'service-a/dist/main.js',
+    { PORT: A_PORT, DNS_SERVERS: dnsServer, SERVICE_B_SRV: SRV_NAME },
+    (r) => typeof r.port === 'number' && /listening/.test(r.msg),
+  );
+
+  say('');
+  say(`dev DNS (Cloud Map-like)  ${dnsServer}   zone ecs.internal, SRV ${SRV_NAME}, TTL 10 s`);
+  for (const t of tasks) say(`service-b task             127.0.0.1:${t.port}   ${t.taskId}.${SRV_NAME}`);
+  say(`service-a                 http://localhost:${a.port}   DNS_SERVERS=${dnsServer}`);
+  say('');
+  say('Try:');
+  say(`  for i in $(seq 10); do curl -s localhost:${a.port}/api/whoami; echo; done`);
+  say(
+    `  curl -s -XPOST localhost:${a.port}/api/echo -H 'content-type: application/json' -d '{"message":"hi"}'`,
+  );
+  say(`  curl -s localhost:${a.port}/discovery`);
+  say(`  dig @${dnsAddress.host} -p ${dnsAddress.port} SRV ${SRV_NAME}`);
+  say('Ctrl-C stops everything.');
+}
+
+main().catch((err) => {
+  say(`npm start failed: ${err.message}`);
+  void stop(1);
+});

@@ -1,0 +1,109 @@
+import { DevDnsServer } from '@ecs-srv/shared/dev-dns';
+import { startServer, type RunningServer } from '@ecs-srv/shared/service-kit';
+import request from 'supertest';
+import { createApp as createB } from '../../service-b/src/app';
+import { createApp } from '../src/app';
+import { loadConfig } from '../src/config';
+import { createDiscovery } from '../src/discovery';
+
+// A (in-process, real discovery client) → dev DNS server (real UDP/TCP) → two real B servers on port 0.
+describe('service-a through SRV discovery to real service-b servers', () => {
+  let dns: DevDnsServer;
+  const bs: RunningServer[] = [];
+  let discovery: ReturnType<typeof createDiscovery> | undefined;
+
+  beforeEach(async () => {
+    dns = new DevDnsServer({ host: '127.0.0.1', port: 0 });
+    await dns.start();
+    for (const id of ['0f3c9a5be1d24c1e9a4b7d3f2a1c00e1', '7a1b2c3d4e5f60718293a4b5c6d7e8f9']) {
+      const state = { draining: false };
+      const b = await startServer(createB({ instanceId: id, state, logger: { error: jest.fn() } }), {
+        port: 0,
+        host: '127.0.0.1',
+        state,
+      });
+      bs.push(b);
+      dns.register(id, '127.0.0.1', b.port);
+    }
+  });
+
+  afterEach(async () => {
+    discovery?.close();
+    discovery = undefined;
+    await Promise.all(bs.splice(0).map((b) => b.stop()));
+    await dns.close();
+  });
+
+  function makeA(env: Record<string, string> = {}) {
+    const config = loadConfig({ DNS_SERVERS: `127.0.0.1:${dns.address.port}`, ...env });
+    discovery = createDiscovery(config, {});
+    return createApp({
+      state: { draining: false },
+      logger: { error: jest.fn() },
+      serviceB: discovery.serviceB,
+      discovery: discovery.snapshot,
+    });
+  }
+
+  it('when A is asked repeatedly, then requests reach both B instances with one SRV query', async () => {
+    const a = makeA();
+    const instances = new Set<string>();
+    for (let i = 0; i < 30; i++) {
+      const res = await request(a).get('/api/whoami');
+      expect(res.status).toBe(200);
+      expect(res.body.servedBy.service).toBe('service-b');
+      expect(res.body.endpoint).toMatch(/^127\.0\.0\.1:\d+$/);
+      instances.add(res.body.servedBy.instance);
+    }
+    expect(instances.size).toBe(2);
+    expect(dns.stats().byType.SRV).toBe(1);
+  });
+
+  it('when a message is echoed through A, then B echoes it back', async () => {
+    const res = await request(makeA()).post('/api/echo').send({ message: 'through A' });
+    expect(res.status).toBe(200);
+    expect(res.body.servedBy.message).toBe('through A');
+  });
+
+  it('when /discovery is asked after a call, then it lists both endpoints with their TTL', async () => {
+    const a = makeA();
+    await request(a).get('/api/whoami');
+    const res = await request(a).get('/discovery');
+    expect(res.status).toBe(200);
+    const [entry] = res.body.names;
+    expect(entry).toMatchObject({
+      name: 'service_b.ecs.internal',
+      state: 'fresh',
+      stale: false,
+      ttlSeconds: 10,
+    });
+    expect(entry.endpoints).toHaveLength(2);
+    expect(entry.endpoints[0]).toMatchObject({
+      priority: 1,
+      weight: 1,
+      addressSource: 'additional',
+      health: { status: 'healthy', consecutiveFailures: 0 },
+    });
+  });
+
+  it('when one B task is gone but still registered, then requests still succeed on the other', async () => {
+    const a = makeA();
+    await bs[0]!.stop();
+    for (let i = 0; i < 10; i++) expect((await request(a).get('/api/whoami')).status).toBe(200);
+  });
+
+  it('when every task is deregistered, then A answers 503 with code ENOTFOUND', async () => {
+    dns.deregister('0f3c9a5be1d24c1e9a4b7d3f2a1c00e1');
+    dns.deregister('7a1b2c3d4e5f60718293a4b5c6d7e8f9');
+    const res = await request(makeA()).get('/api/whoami');
+    expect(res.status).toBe(503);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body.code).toBe('ENOTFOUND');
+  });
+
+  it('when the SRV name is in no zone the server knows, then 503 with code EREFUSED', async () => {
+    const res = await request(makeA({ SERVICE_B_SRV: 'service_b.other.internal' })).get('/api/whoami');
+    expect(res.status).toBe(503);
+    expect(res.body.code).toBe('EREFUSED');
+  });
+});

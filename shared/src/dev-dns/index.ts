@@ -1,0 +1,5 @@
+/** The Cloud Map-like dev DNS server: `import { DevDnsServer } from '@ecs-srv/shared/dev-dns'`. */
+export { DevDnsServer } from './server';
+export type { DevDnsQueryEvent, DevDnsServerEvents, DevDnsServerOptions, DevDnsStats } from './server';
+export type { DevDnsInstance } from './registry';
+export type { Transport as DevDnsTransport } from './respond';

@@ -1,0 +1,109 @@
+import { EndpointHealth, groupByPriority, pickEndpoint, type Endpoint } from '../src';
+
+function ep(key: string): Endpoint {
+  return {
+    key,
+    target: `${key}.svc.zone`,
+    address: '10.0.0.1',
+    port: 1,
+    priority: 1,
+    weight: 1,
+    ttlSeconds: 10,
+    addressSource: 'additional',
+  };
+}
+
+describe('EndpointHealth (passive ejection)', () => {
+  let clock = 0;
+  const make = () =>
+    new EndpointHealth({
+      ejectAfterFailures: 2,
+      baseEjectionMs: 1000,
+      maxEjectionMs: 4000,
+      now: () => clock,
+    });
+  beforeEach(() => (clock = 0));
+
+  it('when an endpoint fails twice in a row, then it is ejected, and it comes back when the back-off ends', () => {
+    const health = make();
+    const a = ep('a');
+    const ejections: number[] = [];
+    health.on('eject', (e) => ejections.push(e.ejectionMs));
+    health.reportFailure(a);
+    expect(health.isAvailable(a)).toBe(true);
+    health.reportFailure(a);
+    expect(health.isAvailable(a)).toBe(false);
+    expect(health.allHealthy).toBe(false);
+    clock += 999;
+    expect(health.isAvailable(a)).toBe(false);
+    clock += 1;
+    expect(health.isAvailable(a)).toBe(true);
+    expect(ejections).toEqual([1000]);
+  });
+
+  it('when a returned endpoint fails again, then the back-off doubles up to the cap; a success resets it', () => {
+    const health = make();
+    const a = ep('a');
+    const ejections: number[] = [];
+    health.on('eject', (e) => ejections.push(e.ejectionMs));
+    for (let round = 0; round < 4; round++) {
+      health.reportFailure(a);
+      health.reportFailure(a);
+      clock += 10_000;
+    }
+    expect(ejections).toEqual([1000, 2000, 4000, 4000]);
+    const returned: string[] = [];
+    health.on('return', (e) => returned.push(e.key));
+    health.reportSuccess(a);
+    expect(returned).toEqual(['a']);
+    expect(health.allHealthy).toBe(true);
+    health.reportFailure(a);
+    health.reportFailure(a);
+    expect(ejections.at(-1)).toBe(1000);
+  });
+
+  it('when a failure is interrupted by a success, then it does not count toward ejection', () => {
+    const health = make();
+    const a = ep('a');
+    health.reportFailure(a);
+    health.reportSuccess(a);
+    health.reportFailure(a);
+    expect(health.isAvailable(a)).toBe(true);
+  });
+
+  it('when every endpoint is ejected, then picking still returns one of them', () => {
+    const health = make();
+    const all = [ep('a'), ep('b')];
+    for (const e of all) {
+      health.reportFailure(e);
+      health.reportFailure(e);
+    }
+    expect(all.every((e) => !health.isAvailable(e))).toBe(true);
+    expect(pickEndpoint(groupByPriority(all), Math.random, health.isAvailable)).toBeDefined();
+  });
+
+  it('when some endpoints are ejected, then picks avoid them', () => {
+    const health = make();
+    const all = [ep('a'), ep('b'), ep('c')];
+    health.reportFailure(all[0]!);
+    health.reportFailure(all[0]!);
+    const groups = groupByPriority(all);
+    for (let i = 0; i < 1000; i++)
+      expect(pickEndpoint(groups, Math.random, health.isAvailable)!.key).not.toBe('a');
+  });
+
+  it('when an ejected endpoint leaves DNS, then forget() clears it', () => {
+    const health = make();
+    const a = ep('a');
+    health.reportFailure(a);
+    health.reportFailure(a);
+    health.forget(['a']);
+    expect(health.allHealthy).toBe(true);
+    expect(health.stateOf('a')).toBeUndefined();
+  });
+
+  it('when options are invalid, then a TypeError names the option', () => {
+    expect(() => new EndpointHealth({ ejectAfterFailures: 0 })).toThrow(/ejectAfterFailures/);
+    expect(() => new EndpointHealth({ maxEjectionMs: 1.5 })).toThrow(/maxEjectionMs/);
+  });
+});
