@@ -25,6 +25,18 @@ export class UpstreamError extends Error {
   }
 }
 
+/** Counters of an SrvHttpClient since it was made, for metrics. */
+export interface HttpClientStats {
+  /** Requests sent to each endpoint (`address:port`), retries included. */
+  picks: Record<string, number>;
+  /** Attempts repeated on another endpoint. */
+  retries: number;
+  /** Requests that failed in the end, by failure kind. */
+  failures: Record<UpstreamFailure, number>;
+  /** Endpoint ejections by passive health. */
+  ejections: number;
+}
+
 /** Options of `SrvHttpClient`. */
 export interface SrvHttpClientOptions {
   /** The resolver that finds endpoints. */
@@ -103,6 +115,12 @@ export class SrvHttpClient {
   private readonly agent: ConnectTimeoutAgent;
   private readonly maxAttempts: number;
   private readonly onChange: (e: { removed: Endpoint[] }) => void;
+  private readonly picks = new Map<string, number>();
+  private readonly counters = {
+    retries: 0,
+    failures: { unreachable: 0, timeout: 0, 'bad-response': 0 },
+    ejections: 0,
+  };
 
   /** @throws {TypeError} naming an invalid option. */
   constructor(private readonly options: SrvHttpClientOptions) {
@@ -114,6 +132,7 @@ export class SrvHttpClient {
     this.maxAttempts = checkPositive('maxAttempts', options.maxAttempts, 3);
     const maxSockets = checkPositive('maxSocketsPerEndpoint', options.maxSocketsPerEndpoint, 256);
     this.health = new EndpointHealth(options.health);
+    this.health.on('eject', () => this.counters.ejections++);
     this.agent = new ConnectTimeoutAgent(
       { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' },
       connectTimeoutMs,
@@ -129,7 +148,10 @@ export class SrvHttpClient {
     });
     // Connections to endpoints that left DNS are closed once idle rather than kept until they time out.
     this.onChange = ({ removed }) => {
-      for (const e of removed) this.dropIdleSockets(e);
+      for (const e of removed) {
+        this.dropIdleSockets(e);
+        this.picks.delete(e.key);
+      }
       this.health.forget(removed.map((e) => e.key));
     };
     options.resolver.on('change', this.onChange);
@@ -150,7 +172,10 @@ export class SrvHttpClient {
       const { resolver, name } = this.options;
       // Fast path: nothing ejected and nothing tried yet, so every endpoint is a candidate.
       const filter = tried.size === 0 && health.allHealthy ? undefined : usable;
-      const endpoint = resolver.pickCached(name, filter) ?? (await resolver.pick(name, filter));
+      const endpoint =
+        resolver.pickCached(name, filter) ??
+        (await resolver.pick(name, filter, { signal: config.signal as AbortSignal | undefined }));
+      this.picks.set(endpoint.key, (this.picks.get(endpoint.key) ?? 0) + 1);
       try {
         const response = await this.axios.request<T>({
           ...config,
@@ -169,10 +194,24 @@ export class SrvHttpClient {
         if (connectFailed || noResponse) health.reportFailure(endpoint);
         else if (failure.kind === 'bad-response') health.reportSuccess(endpoint); // it answered
         const retryable = connectFailed || (noResponse && (IDEMPOTENT.has(method) || reusedSocket(err)));
-        if (!retryable || attempt >= this.maxAttempts) throw failure;
+        if (!retryable || attempt >= this.maxAttempts) {
+          this.counters.failures[failure.kind]++;
+          throw failure;
+        }
+        this.counters.retries++;
         tried.add(endpoint.key);
       }
     }
+  }
+
+  /** Counters since the client was made (a copy). */
+  stats(): HttpClientStats {
+    return {
+      picks: Object.fromEntries(this.picks),
+      retries: this.counters.retries,
+      failures: { ...this.counters.failures },
+      ejections: this.counters.ejections,
+    };
   }
 
   /** Closes every pooled connection and stops listening to the resolver. */

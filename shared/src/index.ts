@@ -7,12 +7,19 @@ export type { DiscoveryErrorCode } from './errors';
 export type { EndpointSet } from './endpoint-set';
 export type { Endpoint, Rejection } from './records';
 export { SrvResolver, parentZone } from './resolver';
-export type { DiscoveryLogger, EntryState, NameSnapshot, SrvResolverOptions } from './resolver';
+export type {
+  DiscoveryLogger,
+  EntryState,
+  NameSnapshot,
+  ResolveOptions,
+  ResolverStats,
+  SrvResolverOptions,
+} from './resolver';
 export { groupByPriority, pickEndpoint, pickInGroup, rfc2782Order } from './select';
 export type { PriorityGroup, Random } from './select';
 export { EndpointHealth } from './health';
 export type { EndpointHealthEvents, EndpointHealthOptions, EndpointHealthState } from './health';
 export { SrvHttpClient, UpstreamError } from './http';
-export type { SrvHttpClientOptions, UpstreamFailure } from './http';
+export type { HttpClientStats, SrvHttpClientOptions, UpstreamFailure } from './http';
 export { formatServer, parseServer, parseServerList, systemServers } from './wire/servers';
 export type { DnsServer } from './wire/servers';

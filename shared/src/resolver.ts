@@ -73,6 +73,30 @@ export interface NameSnapshot {
   lastError?: { code: string; message: string; at: string };
 }
 
+/** Counters of a resolver since it was made, for metrics. */
+export interface ResolverStats {
+  /** DNS attempts by transport, then by outcome: an rcode (`NOERROR`, `NXDOMAIN`…) or a failure (`timeout`, `refused`…). */
+  queries: { udp: Record<string, number>; tcp: Record<string, number> };
+  /** Truncated UDP replies asked again over TCP. */
+  tcpFallbacks: number;
+  /** Uncached lookups (one per name per refresh, however many callers shared it). */
+  lookups: number;
+  /** Lookups that failed, by code. */
+  lookupErrors: Record<string, number>;
+  /** Picks and resolves served from a fresh cache entry. */
+  cacheHits: number;
+  /** Picks and resolves served past the TTL because DNS failed (RFC 8767). */
+  staleServes: number;
+  /** Wire messages dropped: wrong source, ID or question, undecodable. */
+  dropped: number;
+}
+
+/** Per-call options of `resolve` and `pick`. */
+export interface ResolveOptions {
+  /** Stops waiting: the call rejects with ECANCELLED (a lookup shared with other callers goes on). */
+  signal?: AbortSignal;
+}
+
 /** Events: `change` when a name's endpoint set changes. */
 export interface ResolverEvents {
   change: [{ name: string; added: Endpoint[]; removed: Endpoint[]; endpoints: readonly Endpoint[] }];
@@ -117,6 +141,14 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
   private readonly allowedSuffixes?: readonly string[];
   private readonly logger: DiscoveryLogger;
   private closed = false;
+  private readonly counters = {
+    queries: { udp: {} as Record<string, number>, tcp: {} as Record<string, number> },
+    tcpFallbacks: 0,
+    lookups: 0,
+    lookupErrors: {} as Record<string, number>,
+    cacheHits: 0,
+    staleServes: 0,
+  };
 
   /** @throws {TypeError} naming the first invalid option. */
   constructor(options: SrvResolverOptions = {}) {
@@ -156,7 +188,16 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
     if (this.servers.length === 0)
       throw new TypeError('servers: no DNS server configured or found in /etc/resolv.conf');
     this.logger = options.logger ?? {};
-    this.exchanger = new Exchanger({ now: this.opts.now, onAttempt: options.onAttempt });
+    const userObserver = options.onAttempt;
+    this.exchanger = new Exchanger({
+      now: this.opts.now,
+      onAttempt: (event) => {
+        const byOutcome = this.counters.queries[event.transport];
+        byOutcome[event.outcome] = (byOutcome[event.outcome] ?? 0) + 1;
+        if (event.transport === 'tcp') this.counters.tcpFallbacks++;
+        userObserver?.(event);
+      },
+    });
   }
 
   /** The DNS servers in use, in order. */
@@ -173,15 +214,21 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
     if (entry?.set === undefined) return undefined;
     const now = this.opts.now();
     if (now >= entry.refreshAt && entry.inflight === undefined) this.refreshInBackground(entry);
-    if (now >= entry.expiresAt && !this.canServeStale(entry, now)) return undefined;
+    if (now < entry.expiresAt) this.counters.cacheHits++;
+    else if (this.canServeStale(entry, now)) this.counters.staleServes++;
+    else return undefined;
     return pickEndpoint(entry.set.groups, this.opts.random, isAvailable);
   }
 
   /** Picks an endpoint for `name` (RFC 2782), resolving it first if needed. @throws {DiscoveryError} */
-  async pick(name: string, isAvailable?: (e: Endpoint) => boolean): Promise<Endpoint> {
+  async pick(
+    name: string,
+    isAvailable?: (e: Endpoint) => boolean,
+    options: ResolveOptions = {},
+  ): Promise<Endpoint> {
     const cached = this.pickCached(name, isAvailable);
     if (cached) return cached;
-    const set = await this.resolve(name);
+    const set = await this.resolve(name, options);
     return pickEndpoint(set.groups, this.opts.random, isAvailable)!;
   }
 
@@ -190,22 +237,40 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
    * lookup. @throws {DiscoveryError} ENOTFOUND/ENODATA when the service has no endpoints, ETIMEOUT,
    * ESERVFAIL… when DNS fails with nothing to fall back on, ECANCELLED after close().
    */
-  async resolve(name: string): Promise<EndpointSet> {
+  async resolve(name: string, options: ResolveOptions = {}): Promise<EndpointSet> {
     if (this.closed) throw new DiscoveryError('ECANCELLED', name, 'the resolver is closed');
+    if (options.signal?.aborted) throw new DiscoveryError('ECANCELLED', name, 'aborted by the caller');
     const entry = this.entryFor(name);
     for (let round = 0; round < 2; round++) {
       const now = this.opts.now();
-      if (entry.set && (now < entry.expiresAt || this.canServeStale(entry, now))) {
+      if (entry.set && now < entry.expiresAt) {
+        if (round === 0) this.counters.cacheHits++; // round 1 serves the lookup just made: a miss
+        if (now >= entry.refreshAt && entry.inflight === undefined) this.refreshInBackground(entry);
+        return entry.set;
+      }
+      if (entry.set && this.canServeStale(entry, now)) {
+        this.counters.staleServes++;
         if (now >= entry.refreshAt && entry.inflight === undefined) this.refreshInBackground(entry);
         return entry.set;
       }
       if (entry.failUntil !== undefined && now < entry.failUntil && entry.lastError) throw entry.lastError;
-      await this.refresh(entry);
+      await abortable(this.refresh(entry), options.signal, name);
       if (this.closed)
         throw new DiscoveryError('ECANCELLED', name, 'the resolver was closed during the lookup');
     }
     if (entry.set) return entry.set;
     throw entry.lastError ?? new DiscoveryError('ENODATA', name, 'no endpoints');
+  }
+
+  /** Counters since the resolver was made (a copy). */
+  stats(): ResolverStats {
+    const c = this.counters;
+    return {
+      ...c,
+      queries: { udp: { ...c.queries.udp }, tcp: { ...c.queries.tcp } },
+      lookupErrors: { ...c.lookupErrors },
+      dropped: this.exchanger.stats.dropped,
+    };
   }
 
   /** Everything the client knows, per name, for `/discovery`. */
@@ -285,6 +350,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
   private async runLookup(entry: Entry): Promise<void> {
     const { now } = this.opts;
     const startedAt = now();
+    this.counters.lookups++;
     try {
       const outcome = await lookupSrv(
         this.exchanger,
@@ -336,6 +402,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
   /** NXDOMAIN/NODATA: after a good set only once confirmed (grace), else cached briefly (RFC 2308). */
   private onNegative(entry: Entry, error: DiscoveryError, negativeTtlSeconds: number): void {
     const now = this.opts.now();
+    this.counters.lookupErrors[error.code] = (this.counters.lookupErrors[error.code] ?? 0) + 1;
     entry.lastError = error;
     entry.lastErrorAt = now;
     if (entry.set) {
@@ -362,6 +429,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
   /** Timeout, SERVFAIL, network errors: keep the last good set (stale) and retry periodically. */
   private onFailure(entry: Entry, error: DiscoveryError): void {
     const now = this.opts.now();
+    this.counters.lookupErrors[error.code] = (this.counters.lookupErrors[error.code] ?? 0) + 1;
     entry.lastError = error;
     entry.lastErrorAt = now;
     if (error.code === 'ECANCELLED') return;
@@ -387,6 +455,16 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
       maxRecords: this.opts.maxRecords,
     };
   }
+}
+
+/** Waits for `work`, or rejects with ECANCELLED as soon as `signal` aborts (the work itself goes on). */
+function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined, name: string): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new DiscoveryError('ECANCELLED', name, 'aborted by the caller'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** `service_b.ecs.internal` → `ecs.internal` (a one-label name is its own zone). */

@@ -49,7 +49,7 @@ describe('SrvHttpClient (real HTTP servers and DNS on 127.0.0.1)', () => {
     const { srv, a } = cloudMapRecords(ports.map(([id, port]) => [id, '127.0.0.1', port]));
     const dns = await new ScriptedDns((q) => reply(q, { answers: srv, additionals: a })).start();
     closers.push(() => dns.close());
-    const resolver = new SrvResolver({ servers: [dns.address], attemptTimeoutMs: 500 });
+    const resolver = new SrvResolver({ servers: [dns.address], attemptTimeoutMs: 500, maxTtlSeconds: 1 });
     const client = new SrvHttpClient({ resolver, name: NAME, ...clientOptions });
     closers.push(() => {
       client.close();
@@ -154,6 +154,63 @@ describe('SrvHttpClient (real HTTP servers and DNS on 127.0.0.1)', () => {
     });
     await expect(client.request({ url: '/redirect' })).rejects.toMatchObject({ kind: 'bad-response' });
     expect(redirectTargetHit).toBe(false);
+  });
+
+  it('when an endpoint resets the connection before answering, then GET is retried elsewhere but POST is not', async () => {
+    const live = track(await backend('live'));
+    const resetter = track(await backend('reset', (req) => req.socket.destroy()));
+    const { client } = await setup([
+      ['reset', resetter.port],
+      ['live', live.port],
+    ]);
+    // Until the resetter is ejected, a GET that lands there moves on; a POST that lands there fails (it
+    // may have been processed, so repeating it is not safe).
+    let getFailures = 0;
+    let postResets = 0;
+    for (let i = 0; i < 30; i++) {
+      await client.request({ url: '/x', method: 'GET' }).catch(() => getFailures++);
+      await client.request({ url: '/x', method: 'POST', data: {} }).catch((err: UpstreamError) => {
+        expect(err).toMatchObject({ kind: 'unreachable', code: 'ECONNRESET' });
+        postResets++;
+      });
+    }
+    expect(getFailures).toBe(0);
+    expect(resetter.hits).toBeGreaterThan(0);
+    expect(postResets).toBeLessThanOrEqual(resetter.hits);
+    expect(client.stats().retries).toBeGreaterThan(0);
+  });
+
+  it('when requests are made, then stats() counts picks per endpoint and failures by kind', async () => {
+    const b1 = track(await backend('b1'));
+    const { client } = await setup([['b1', b1.port]]);
+    for (let i = 0; i < 5; i++) await client.request({ url: '/x' });
+    expect(client.stats()).toMatchObject({
+      picks: { [`127.0.0.1:${b1.port}`]: 5 },
+      retries: 0,
+      ejections: 0,
+    });
+  });
+
+  it('when an endpoint leaves DNS, then its idle keep-alive connections are closed', async () => {
+    const b1 = track(await backend('b1'));
+    const b2 = track(await backend('b2'));
+    const { client, dns, resolver } = await setup([
+      ['b1', b1.port],
+      ['b2', b2.port],
+    ]);
+    for (let i = 0; i < 20; i++) await client.request({ url: '/x' });
+    const openTo = async (b: Backend): Promise<number> =>
+      new Promise((resolve) => b.server.getConnections((_e, n) => resolve(n)));
+    expect(await openTo(b1)).toBeGreaterThan(0);
+    const next = cloudMapRecords([['b2', '127.0.0.1', b2.port]]);
+    dns.script = (q) => reply(q, { answers: next.srv, additionals: next.a });
+    // Expire the cached set so the next resolve asks DNS again (TTL 10 s is clamped to 1 s here).
+    await new Promise((r) => setTimeout(r, 1100));
+    await resolver.resolve(NAME);
+    const deadline = Date.now() + 3000;
+    while ((await openTo(b1)) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await openTo(b1)).toBe(0);
+    expect(await openTo(b2)).toBeGreaterThan(0);
   });
 
   it('when options are invalid, then the constructor throws a TypeError naming the option', () => {

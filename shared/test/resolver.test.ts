@@ -222,3 +222,75 @@ describe('SrvResolver against a DNS server on 127.0.0.1 over real UDP', () => {
     await expect(r.resolve(NAME)).rejects.toMatchObject({ code: 'ECANCELLED' });
   });
 });
+
+describe('SrvResolver lifecycle and counters', () => {
+  it('when a caller aborts its lookup, then only that caller gets ECANCELLED', async () => {
+    const { srv, a } = cloudMapRecords(TASKS);
+    let answer: (() => void) | undefined;
+    const dns = await new ScriptedDns(
+      (q) =>
+        new Promise(
+          (resolve) => (answer = () => resolve(packet.encode(reply(q, { answers: srv, additionals: a })))),
+        ),
+    ).start();
+    const r = new SrvResolver({ servers: [dns.address], attemptTimeoutMs: 2000 });
+    try {
+      const controller = new AbortController();
+      const aborted = r.resolve(NAME, { signal: controller.signal });
+      const patient = r.resolve(NAME);
+      controller.abort();
+      await expect(aborted).rejects.toMatchObject({ code: 'ECANCELLED' });
+      while (!answer) await new Promise((res) => setTimeout(res, 5));
+      answer();
+      await expect(patient).resolves.toMatchObject({ name: NAME });
+    } finally {
+      r.close();
+      await dns.close();
+    }
+  });
+
+  it('when lookups and picks happen, then stats() counts queries, hits and TCP fallbacks', async () => {
+    const { srv, a } = cloudMapRecords(TASKS);
+    const dns = await new ScriptedDns((q, transport) =>
+      transport === 'udp'
+        ? reply(q, { flags: packet.TRUNCATED_RESPONSE })
+        : reply(q, { answers: srv, additionals: a }),
+    ).start();
+    const r = new SrvResolver({ servers: [dns.address] });
+    try {
+      await r.resolve(NAME);
+      for (let i = 0; i < 5; i++) r.pickCached(NAME);
+      expect(r.stats()).toMatchObject({
+        lookups: 1,
+        tcpFallbacks: 1,
+        cacheHits: 5,
+        staleServes: 0,
+        queries: { udp: { NOERROR: 1 }, tcp: { NOERROR: 1 } },
+      });
+    } finally {
+      r.close();
+      await dns.close();
+    }
+  });
+
+  it('when closed after use, then no socket or timer of the resolver stays open', async () => {
+    const dns = await new ScriptedDns(() => undefined).start();
+    const count = (type: string): number => process.getActiveResourcesInfo().filter((t) => t === type).length;
+    try {
+      await new Promise((res) => setTimeout(res, 50)); // let earlier tests' sockets finish closing
+      const sockets = count('UDPWrap');
+      const timers = count('Timeout');
+      const r = new SrvResolver({ servers: [dns.address], attemptTimeoutMs: 5000 });
+      const pending = r.resolve(NAME).catch(() => undefined);
+      await new Promise((res) => setTimeout(res, 50));
+      expect(count('UDPWrap')).toBe(sockets + 1); // the query's own socket
+      r.close();
+      await pending;
+      await new Promise((res) => setTimeout(res, 50));
+      expect(count('UDPWrap')).toBe(sockets);
+      expect(count('Timeout')).toBeLessThanOrEqual(timers);
+    } finally {
+      await dns.close();
+    }
+  });
+});

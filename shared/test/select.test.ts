@@ -91,6 +91,20 @@ describe('RFC 2782 selection', () => {
     );
   });
 
+  it('when weights are arbitrary, then each endpoint’s share of picks matches weight/sum', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 6 }), (weights) => {
+        const endpoints = weights.map((w, i) => ep(`e${i}`, 1, w));
+        const total = weights.reduce((x, y) => x + y, 0);
+        const counts = shares(endpoints, 20_000);
+        weights.forEach((w, i) =>
+          expect(Math.abs((counts.get(`e${i}`) ?? 0) / 20_000 - w / total)).toBeLessThan(0.02),
+        );
+      }),
+      { numRuns: 50 },
+    );
+  });
+
   it('when ordering a set, then rfc2782Order lists each endpoint once, by priority', () => {
     fc.assert(
       fc.property(

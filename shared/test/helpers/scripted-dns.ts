@@ -93,7 +93,7 @@ export function soa(zone = 'ecs.internal', minimum = 5): packet.Answer {
 export class ScriptedDns {
   readonly queries: Array<{ name: string; type: string; transport: 'udp' | 'tcp'; edns: boolean }> = [];
   script: Script;
-  private readonly udp = dgram.createSocket('udp4');
+  private udp = dgram.createSocket('udp4');
   private readonly tcp = net.createServer();
   private readonly conns = new Set<net.Socket>();
   port = 0;
@@ -112,13 +112,27 @@ export class ScriptedDns {
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.udp.bind(0, '127.0.0.1', resolve));
-    this.port = this.udp.address().port;
+    // UDP and TCP ports are separate namespaces: the port the OS picked for UDP may be taken for TCP
+    // (other tests run in parallel), so retry with a new UDP port a few times.
+    for (let attempt = 1; ; attempt++) {
+      await new Promise<void>((resolve) => this.udp.bind(0, '127.0.0.1', resolve));
+      this.port = this.udp.address().port;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          this.tcp.once('error', reject);
+          this.tcp.listen(this.port, '127.0.0.1', () => {
+            this.tcp.off('error', reject);
+            resolve();
+          });
+        });
+        break;
+      } catch (err) {
+        await new Promise<void>((resolve) => this.udp.close(() => resolve()));
+        if (attempt >= 5) throw err;
+        this.udp = dgram.createSocket('udp4');
+      }
+    }
     this.tcp.on('connection', (socket) => this.onTcp(socket));
-    await new Promise<void>((resolve, reject) => {
-      this.tcp.once('error', reject);
-      this.tcp.listen(this.port, '127.0.0.1', () => resolve());
-    });
     this.udp.on('message', (msg, rinfo) => {
       void this.handle(msg, 'udp').then((outs) => {
         for (const out of outs) this.udp.send(out, rinfo.port, rinfo.address);
