@@ -1,4 +1,4 @@
-import { DiscoveryError, UpstreamError, type NameSnapshot } from '@ecs-srv/shared';
+import { DiscoveryError, UpstreamError } from '@ecs-srv/shared';
 import {
   createBaseApp,
   createServiceMetrics,
@@ -28,7 +28,7 @@ export interface AppDeps {
   logger: ErrorLogger;
   serviceB: ServiceBApi;
   /** The discovery client's view, for `GET /discovery`. */
-  discovery: () => { srvName: string; dnsServers: string[]; names: NameSnapshot[] };
+  discovery: () => object;
   requestLogger?: RequestHandler;
   metrics?: ServiceMetrics;
 }
@@ -93,7 +93,7 @@ export function upstreamProblem(err: unknown): Problem | undefined {
       status: timeout ? 504 : 502,
       detail: err.message,
       code: err.code,
-      endpoint: err.endpoint.key,
+      endpoint: err.endpoint,
     };
   }
   return undefined;

@@ -43,6 +43,10 @@ const schema = z.object({
   UPSTREAM_CONNECT_TIMEOUT_MS: positiveInt('must be a positive number of milliseconds', 1000, 60_000),
   UPSTREAM_ATTEMPTS: positiveInt('must be a positive integer', 3, 10),
   DRAIN_DELAY_MS: envFields.durationMs(0),
+  SERVICE_B_URL: z
+    .url({ protocol: /^http$/, message: 'must be an http:// URL' })
+    .transform((value) => new URL(value))
+    .optional(),
 });
 
 /** service-a's validated configuration. */

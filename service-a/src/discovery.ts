@@ -1,6 +1,16 @@
 import { formatServer, SrvHttpClient, SrvResolver, type DiscoveryLogger } from '@ecs-srv/shared';
 import type { Config } from './config';
-import { DiscoveredServiceB } from './service-b-client';
+import { ServiceBClient, sendThroughDiscovery, sendToFixedUrl, type ServiceBApi } from './service-b-client';
+
+/** How A reaches B, and what /discovery reports about it. */
+export interface BRoute {
+  serviceB: ServiceBApi;
+  snapshot: () => object;
+  /** The discovery client, absent in fixed-URL mode. */
+  resolver?: SrvResolver;
+  http?: SrvHttpClient;
+  close: () => void;
+}
 
 /** An endpoint's passive health as /discovery shows it. */
 function healthOf(http: SrvHttpClient, key: string) {
@@ -13,8 +23,16 @@ function healthOf(http: SrvHttpClient, key: string) {
   };
 }
 
-/** The discovery client and the B API built on it, from A's configuration. */
-export function createDiscovery(config: Config, logger: DiscoveryLogger) {
+/** B through SRV discovery (the product), or through `SERVICE_B_URL` when set (benchmarks, debugging). */
+export function createBRoute(config: Config, logger: DiscoveryLogger): BRoute {
+  if (config.SERVICE_B_URL) {
+    const fixed = sendToFixedUrl(config.SERVICE_B_URL, { timeoutMs: config.UPSTREAM_TIMEOUT_MS });
+    return {
+      serviceB: new ServiceBClient(fixed.send),
+      snapshot: () => ({ mode: 'fixed-url', url: config.SERVICE_B_URL!.href, names: [] }),
+      close: fixed.close,
+    };
+  }
   const resolver = new SrvResolver({
     servers: config.DNS_SERVERS,
     attemptTimeoutMs: config.DNS_TIMEOUT_MS,
@@ -31,10 +49,11 @@ export function createDiscovery(config: Config, logger: DiscoveryLogger) {
     maxAttempts: config.UPSTREAM_ATTEMPTS,
   });
   return {
+    serviceB: new ServiceBClient(sendThroughDiscovery(http)),
     resolver,
-    serviceB: new DiscoveredServiceB(http),
     http,
     snapshot: () => ({
+      mode: 'srv',
       srvName: config.SERVICE_B_SRV,
       dnsServers: resolver.dnsServers.map(formatServer),
       names: resolver.snapshot().map((name) => ({

@@ -9,15 +9,17 @@ import pino from 'pino';
 import { pinoHttp } from 'pino-http';
 import { createApp } from './app';
 import { loadConfig, type Config } from './config';
-import { createDiscovery } from './discovery';
+import { createBRoute } from './discovery';
 
 /** Extra time the hard exit timer allows beyond the drain delay. */
 const CLOSE_GRACE_MS = 10_000;
 
 async function main(config: Config): Promise<void> {
   const logger = pino({ level: config.LOG_LEVEL, base: { service: 'service-a' } });
-  const discovery = createDiscovery(config, logger.child({ module: 'discovery' }));
-  discovery.resolver.on('change', ({ name, added, removed, endpoints }) => {
+  const discovery = createBRoute(config, logger.child({ module: 'discovery' }));
+  if (config.SERVICE_B_URL)
+    logger.warn({ url: config.SERVICE_B_URL.href }, 'SERVICE_B_URL set: discovery is off');
+  discovery.resolver?.on('change', ({ name, added, removed, endpoints }) => {
     logger.info(
       {
         name,
@@ -28,8 +30,8 @@ async function main(config: Config): Promise<void> {
       'endpoint set changed',
     );
   });
-  discovery.http.health.on('eject', (e) => logger.warn(e, 'endpoint ejected after connection failures'));
-  discovery.http.health.on('return', (e) => logger.info(e, 'endpoint returned'));
+  discovery.http?.health.on('eject', (e) => logger.warn(e, 'endpoint ejected after connection failures'));
+  discovery.http?.health.on('return', (e) => logger.info(e, 'endpoint returned'));
   const state = { draining: false };
   const app = createApp({
     state,
@@ -55,12 +57,12 @@ async function main(config: Config): Promise<void> {
       host: running.host,
       port: running.port,
       srvName: config.SERVICE_B_SRV,
-      dnsServers: discovery.snapshot().dnsServers,
+      discovery: discovery.snapshot(),
     },
     `service-a listening on ${running.host}:${running.port}`,
   );
   // Warm the cache so the first request does not wait on DNS; a failure here is only logged.
-  discovery.resolver.resolve(config.SERVICE_B_SRV).catch((err: unknown) => {
+  discovery.resolver?.resolve(config.SERVICE_B_SRV).catch((err: unknown) => {
     logger.warn(
       { err: (err as Error).message },
       'initial discovery of service B failed; will retry on demand',

@@ -1,4 +1,6 @@
-import { SrvHttpClient, UpstreamError, type Endpoint } from '@ecs-srv/shared';
+import { SrvHttpClient, UpstreamError, toUpstreamError } from '@ecs-srv/shared';
+import axios, { type AxiosRequestConfig } from 'axios';
+import http from 'node:http';
 import { z } from 'zod';
 
 /** What B's `/v1/whoami` must answer for A to pass it on. */
@@ -12,43 +14,83 @@ export interface Served<T> {
   endpoint: string;
 }
 
-/** The calls A makes to B (a seam for tests and for the fixed-URL variant). */
+/** The calls A makes to B (the seam between A's routes and how B is reached). */
 export interface ServiceBApi {
   whoami(requestId: string): Promise<Served<z.output<typeof whoamiBody>>>;
   echo(message: string, requestId: string): Promise<Served<z.output<typeof echoBody>>>;
 }
 
-/** ServiceBApi over SRV discovery: every call picks a B task and retries elsewhere when safe. */
-export class DiscoveredServiceB implements ServiceBApi {
-  constructor(private readonly http: SrvHttpClient) {}
+/** Sends one request to B and says which endpoint answered. @throws {UpstreamError|DiscoveryError} */
+export type SendToB = (config: AxiosRequestConfig) => Promise<{ data: unknown; endpoint: string }>;
+
+/** ServiceBApi over any transport: builds B's requests and checks B's answers. */
+export class ServiceBClient implements ServiceBApi {
+  constructor(private readonly send: SendToB) {}
 
   async whoami(requestId: string): Promise<Served<z.output<typeof whoamiBody>>> {
-    const { response, endpoint } = await this.http.request({
+    const { data, endpoint } = await this.send({
       method: 'GET',
       url: '/v1/whoami',
       headers: { 'x-request-id': requestId },
     });
-    return { servedBy: parse(whoamiBody, response.data, endpoint), endpoint: endpoint.key };
+    return { servedBy: parse(whoamiBody, data, endpoint), endpoint };
   }
 
   async echo(message: string, requestId: string): Promise<Served<z.output<typeof echoBody>>> {
-    const { response, endpoint } = await this.http.request({
+    const { data, endpoint } = await this.send({
       method: 'POST',
       url: '/v1/echo',
       data: { message },
       headers: { 'x-request-id': requestId },
     });
-    return { servedBy: parse(echoBody, response.data, endpoint), endpoint: endpoint.key };
+    return { servedBy: parse(echoBody, data, endpoint), endpoint };
   }
 }
 
-function parse<S extends z.ZodType>(schema: S, data: unknown, endpoint: Endpoint): z.output<S> {
+/** Sends through SRV discovery: a pick per request, retries elsewhere when safe. */
+export function sendThroughDiscovery(client: SrvHttpClient): SendToB {
+  return async (config) => {
+    const { response, endpoint } = await client.request(config);
+    return { data: response.data, endpoint: endpoint.key };
+  };
+}
+
+/**
+ * Sends to one fixed base URL (`SERVICE_B_URL`), with the same axios set-up as discovery: a benchmark
+ * baseline and a debugging aid, never what runs on ECS.
+ */
+export function sendToFixedUrl(
+  baseUrl: URL,
+  options: { timeoutMs: number },
+): { send: SendToB; close: () => void } {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256, scheduling: 'lifo' });
+  const instance = axios.create({
+    baseURL: baseUrl.origin,
+    httpAgent: agent,
+    maxRedirects: 0,
+    proxy: false,
+    timeout: options.timeoutMs,
+    transitional: { clarifyTimeoutError: true },
+  });
+  return {
+    send: async (config) => {
+      try {
+        return { data: (await instance.request(config)).data, endpoint: baseUrl.host };
+      } catch (err) {
+        throw toUpstreamError(err, baseUrl.host);
+      }
+    },
+    close: () => agent.destroy(),
+  };
+}
+
+function parse<S extends z.ZodType>(schema: S, data: unknown, endpoint: string): z.output<S> {
   const result = schema.safeParse(data);
   if (result.success) return result.data;
   throw new UpstreamError(
     'bad-response',
     'EBADUPSTREAM',
     endpoint,
-    `${endpoint.key} answered an unexpected body`,
+    `${endpoint} answered an unexpected body`,
   );
 }

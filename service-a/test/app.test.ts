@@ -130,17 +130,17 @@ describe('service-a app', () => {
     ['DNS times out', new DiscoveryError('ETIMEOUT', 'service_b.ecs.internal', 'no answer'), 503, 'ETIMEOUT'],
     [
       'B is unreachable',
-      new UpstreamError('unreachable', 'ECONNREFUSED', endpoint, 'refused'),
+      new UpstreamError('unreachable', 'ECONNREFUSED', endpoint.key, 'refused'),
       502,
       'ECONNREFUSED',
     ],
     [
       'B answers garbage',
-      new UpstreamError('bad-response', 'EBADUPSTREAM', endpoint, 'garbage'),
+      new UpstreamError('bad-response', 'EBADUPSTREAM', endpoint.key, 'garbage'),
       502,
       'EBADUPSTREAM',
     ],
-    ['B is too slow', new UpstreamError('timeout', 'ETIMEDOUT', endpoint, 'slow'), 504, 'ETIMEDOUT'],
+    ['B is too slow', new UpstreamError('timeout', 'ETIMEDOUT', endpoint.key, 'slow'), 504, 'ETIMEDOUT'],
   ])('when %s, then %i problem+json with code', async (_what, failure, status, code) => {
     expectProblem(await request(makeApp(fakeB(failure))).get('/api/whoami'), status, code);
     expectProblem(

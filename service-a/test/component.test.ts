@@ -4,13 +4,13 @@ import request from 'supertest';
 import { createApp as createB } from '../../service-b/src/app';
 import { createApp } from '../src/app';
 import { loadConfig } from '../src/config';
-import { createDiscovery } from '../src/discovery';
+import { createBRoute } from '../src/discovery';
 
 // A (in-process, real discovery client) → dev DNS server (real UDP/TCP) → two real B servers on port 0.
 describe('service-a through SRV discovery to real service-b servers', () => {
   let dns: DevDnsServer;
   const bs: RunningServer[] = [];
-  let discovery: ReturnType<typeof createDiscovery> | undefined;
+  let discovery: ReturnType<typeof createBRoute> | undefined;
 
   beforeEach(async () => {
     dns = new DevDnsServer({ host: '127.0.0.1', port: 0 });
@@ -36,7 +36,7 @@ describe('service-a through SRV discovery to real service-b servers', () => {
 
   function makeA(env: Record<string, string> = {}) {
     const config = loadConfig({ DNS_SERVERS: `127.0.0.1:${dns.address.port}`, ...env });
-    discovery = createDiscovery(config, {});
+    discovery = createBRoute(config, {});
     return createApp({
       state: { draining: false },
       logger: { error: jest.fn() },
@@ -90,6 +90,45 @@ describe('service-a through SRV discovery to real service-b servers', () => {
     const a = makeA();
     await bs[0]!.stop();
     for (let i = 0; i < 10; i++) expect((await request(a).get('/api/whoami')).status).toBe(200);
+  });
+
+  it('when x-request-id is given to A, then B receives the same id', async () => {
+    const seen: unknown[] = [];
+    const state = { draining: false };
+    const b = await startServer(
+      createB({
+        instanceId: 'rid',
+        state,
+        logger: { error: jest.fn() },
+        requestLogger: (req, _res, next) => {
+          seen.push(req.headers['x-request-id']);
+          next();
+        },
+      }),
+      { port: 0, host: '127.0.0.1', state },
+    );
+    bs.push(b);
+    const a = makeA({ SERVICE_B_URL: `http://127.0.0.1:${b.port}` });
+    await request(a).get('/api/whoami').set('x-request-id', 'trace-42');
+    expect(seen).toEqual(['trace-42']);
+  });
+
+  it('when SERVICE_B_URL is set, then A calls that URL without DNS and /discovery says so', async () => {
+    const a = makeA({ SERVICE_B_URL: `http://127.0.0.1:${bs[0]!.port}` });
+    for (let i = 0; i < 5; i++) {
+      const res = await request(a).get('/api/whoami');
+      expect(res.body.endpoint).toBe(`127.0.0.1:${bs[0]!.port}`);
+    }
+    expect(dns.stats().queries).toBe(0);
+    expect((await request(a).get('/discovery')).body).toMatchObject({ mode: 'fixed-url' });
+  });
+
+  it('when SERVICE_B_URL points at nothing, then 502', async () => {
+    const port = bs[0]!.port;
+    await bs[0]!.stop();
+    const res = await request(makeA({ SERVICE_B_URL: `http://127.0.0.1:${port}` })).get('/api/whoami');
+    expect(res.status).toBe(502);
+    expect(res.body.code).toBe('ECONNREFUSED');
   });
 
   it('when every task is deregistered, then A answers 503 with code ENOTFOUND', async () => {

@@ -23,6 +23,11 @@ describe('service-a loadConfig', () => {
     ]);
   });
 
+  it('when SERVICE_B_URL is an http URL, then it is parsed; anything else is refused', () => {
+    expect(loadConfig({ SERVICE_B_URL: 'http://10.0.0.5:8081' }).SERVICE_B_URL?.host).toBe('10.0.0.5:8081');
+    expect(() => loadConfig({ SERVICE_B_URL: 'file:///etc/passwd' })).toThrow(/SERVICE_B_URL/);
+  });
+
   it('when values are bad, then one ConfigError names every bad variable', () => {
     let error: unknown;
     try {

@@ -15,8 +15,8 @@ export class UpstreamError extends Error {
     readonly kind: UpstreamFailure,
     /** The underlying code, e.g. ECONNREFUSED, ETIMEDOUT, ECONNRESET, EUPSTREAMSTATUS. */
     readonly code: string,
-    /** The endpoint of the last attempt. */
-    readonly endpoint: Endpoint,
+    /** Where the last attempt went: `address:port`. */
+    readonly endpoint: string,
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -188,7 +188,7 @@ export class SrvHttpClient {
         health.reportSuccess(endpoint);
         return { response, endpoint };
       } catch (err) {
-        const failure = classify(err, endpoint);
+        const failure = toUpstreamError(err, endpoint.key, endpoint.target);
         const connectFailed = CONNECT_CODES.has(failure.code);
         const noResponse = BEFORE_RESPONSE_CODES.has(failure.code);
         if (connectFailed || noResponse) health.reportFailure(endpoint);
@@ -234,23 +234,20 @@ function reusedSocket(err: unknown): boolean {
   );
 }
 
-function classify(err: unknown, endpoint: Endpoint): UpstreamError {
+/**
+ * Maps an axios failure to an UpstreamError: a response with an error status or an unreadable body is a
+ * bad response, a timeout is a timeout, anything before a response (refused, reset, unreachable) is unreachable.
+ */
+export function toUpstreamError(err: unknown, endpoint: string, name = endpoint): UpstreamError {
   if (!(err instanceof AxiosError)) {
-    return new UpstreamError('bad-response', 'EUPSTREAM', endpoint, `call to ${endpoint.key} failed`, {
+    return new UpstreamError('bad-response', 'EUPSTREAM', endpoint, `call to ${endpoint} failed`, {
       cause: err,
     });
   }
-  const where = `${endpoint.target} (${endpoint.key})`;
+  const where = name === endpoint ? endpoint : `${name} (${endpoint})`;
   if (err.response) {
-    return new UpstreamError(
-      'bad-response',
-      'EUPSTREAMSTATUS',
-      endpoint,
-      `${where} answered HTTP ${err.response.status}`,
-      {
-        cause: err,
-      },
-    );
+    const message = `${where} answered HTTP ${err.response.status}`;
+    return new UpstreamError('bad-response', 'EUPSTREAMSTATUS', endpoint, message, { cause: err });
   }
   const code = err.code ?? 'EUPSTREAM';
   if (code === 'ETIMEDOUT' || code === 'ECONNABORTED') {
@@ -264,7 +261,9 @@ function classify(err: unknown, endpoint: Endpoint): UpstreamError {
       'EBADUPSTREAM',
       endpoint,
       `${where} sent an unreadable response`,
-      { cause: err },
+      {
+        cause: err,
+      },
     );
   }
   return new UpstreamError('unreachable', code, endpoint, `${where} is unreachable: ${err.message}`, {

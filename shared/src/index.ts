@@ -19,7 +19,7 @@ export { groupByPriority, pickEndpoint, pickInGroup, rfc2782Order } from './sele
 export type { PriorityGroup, Random } from './select';
 export { EndpointHealth } from './health';
 export type { EndpointHealthEvents, EndpointHealthOptions, EndpointHealthState } from './health';
-export { SrvHttpClient, UpstreamError } from './http';
+export { SrvHttpClient, UpstreamError, toUpstreamError } from './http';
 export type { HttpClientStats, SrvHttpClientOptions, UpstreamFailure } from './http';
 export { formatServer, parseServer, parseServerList, systemServers } from './wire/servers';
 export type { DnsServer } from './wire/servers';
