@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { diffSets, type EndpointSet } from './endpoint-set';
 import { DiscoveryError, NEGATIVE_CODES } from './errors';
-import { lookupSrv } from './lookup';
+import { lookupSrv, type LookupOutcome } from './lookup';
 import type { Endpoint, RecordPolicy } from './records';
 import { pickEndpoint, type Random } from './select';
 import { Exchanger, type AttemptObserver } from './wire/exchange';
@@ -262,6 +262,17 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
     throw entry.lastError ?? new DiscoveryError('ENODATA', name, 'no endpoints');
   }
 
+  /**
+   * One uncached lookup of `name`, bypassing and leaving the cache alone (for diagnostics and
+   * measurements). @throws {DiscoveryError} including ENOTFOUND/ENODATA for negative answers.
+   */
+  async lookup(name: string, options: ResolveOptions = {}): Promise<EndpointSet> {
+    if (this.closed) throw new DiscoveryError('ECANCELLED', name, 'the resolver is closed');
+    const outcome = await abortable(this.lookupOnce(name), options.signal, name);
+    if (outcome.kind === 'negative') throw outcome.error;
+    return outcome.set;
+  }
+
   /** Counters since the resolver was made (a copy). */
   stats(): ResolverStats {
     const c = this.counters;
@@ -348,25 +359,9 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
   }
 
   private async runLookup(entry: Entry): Promise<void> {
-    const { now } = this.opts;
-    const startedAt = now();
     this.counters.lookups++;
     try {
-      const outcome = await lookupSrv(
-        this.exchanger,
-        entry.name,
-        this.policyFor(entry.name),
-        {
-          servers: this.servers,
-          attemptTimeoutMs: this.opts.attemptTimeoutMs,
-          attempts: this.opts.attempts,
-          deadline: startedAt + this.opts.lookupTimeoutMs,
-          minTtlSeconds: this.opts.minTtlSeconds,
-          maxTtlSeconds: this.opts.maxTtlSeconds,
-          signal: this.abort.signal,
-        },
-        now,
-      );
+      const outcome = await this.lookupOnce(entry.name);
       if (this.closed) return;
       if (outcome.kind === 'endpoints') this.install(entry, outcome.set);
       else this.onNegative(entry, outcome.error, outcome.negativeTtlSeconds);
@@ -378,6 +373,25 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
           : new DiscoveryError('EBADRESP', entry.name, 'lookup failed', { cause: err });
       this.onFailure(entry, error);
     }
+  }
+
+  private lookupOnce(name: string): Promise<LookupOutcome> {
+    const { now } = this.opts;
+    return lookupSrv(
+      this.exchanger,
+      name,
+      this.policyFor(name),
+      {
+        servers: this.servers,
+        attemptTimeoutMs: this.opts.attemptTimeoutMs,
+        attempts: this.opts.attempts,
+        deadline: now() + this.opts.lookupTimeoutMs,
+        minTtlSeconds: this.opts.minTtlSeconds,
+        maxTtlSeconds: this.opts.maxTtlSeconds,
+        signal: this.abort.signal,
+      },
+      now,
+    );
   }
 
   private install(entry: Entry, set: EndpointSet): void {

@@ -294,3 +294,32 @@ describe('SrvResolver lifecycle and counters', () => {
     }
   });
 });
+
+describe('SrvResolver.lookup (uncached)', () => {
+  it('when called twice, then each call queries DNS and the cache stays empty', async () => {
+    const { srv, a } = cloudMapRecords(TASKS);
+    const dns = await new ScriptedDns((q) => reply(q, { answers: srv, additionals: a })).start();
+    const r = new SrvResolver({ servers: [dns.address] });
+    try {
+      expect((await r.lookup(NAME)).endpoints).toHaveLength(2);
+      expect((await r.lookup(NAME)).endpoints).toHaveLength(2);
+      expect(dns.count('SRV')).toBe(2);
+      expect(r.pickCached(NAME)).toBeUndefined();
+      expect(r.snapshot()).toEqual([]);
+    } finally {
+      r.close();
+      await dns.close();
+    }
+  });
+
+  it('when the name does not exist, then lookup rejects with ENOTFOUND', async () => {
+    const dns = await new ScriptedDns((q) => reply(q, { rcode: 'NXDOMAIN', authorities: [soa()] })).start();
+    const r = new SrvResolver({ servers: [dns.address] });
+    try {
+      await expect(r.lookup(NAME)).rejects.toMatchObject({ code: 'ENOTFOUND' });
+    } finally {
+      r.close();
+      await dns.close();
+    }
+  });
+});
