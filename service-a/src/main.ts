@@ -10,6 +10,7 @@ import { pinoHttp } from 'pino-http';
 import { createApp } from './app';
 import { loadConfig, type Config } from './config';
 import { createBRoute } from './discovery';
+import { registerDiscoveryMetrics } from './discovery-metrics';
 
 /** Extra time the hard exit timer allows beyond the drain delay. */
 const CLOSE_GRACE_MS = 10_000;
@@ -32,13 +33,20 @@ async function main(config: Config): Promise<void> {
   });
   discovery.http?.health.on('eject', (e) => logger.warn(e, 'endpoint ejected after connection failures'));
   discovery.http?.health.on('return', (e) => logger.info(e, 'endpoint returned'));
+  discovery.resolver?.on('stale', ({ name, error }) =>
+    logger.warn({ name, code: error.code }, 'DNS failing: serving the last good endpoint set past its TTL'),
+  );
+  const metrics = createServiceMetrics('service-a');
+  if (discovery.resolver && discovery.http) {
+    registerDiscoveryMetrics(metrics.registry, discovery.resolver, discovery.http, config.SERVICE_B_SRV);
+  }
   const state = { draining: false };
   const app = createApp({
     state,
     logger,
     serviceB: discovery.serviceB,
     discovery: discovery.snapshot,
-    metrics: createServiceMetrics('service-a'),
+    metrics,
     requestLogger: pinoHttp({
       logger: logger.child({ module: 'http' }),
       genReqId: requestId,

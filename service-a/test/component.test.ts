@@ -1,10 +1,11 @@
 import { DevDnsServer } from '@ecs-srv/shared/dev-dns';
-import { startServer, type RunningServer } from '@ecs-srv/shared/service-kit';
+import { createServiceMetrics, startServer, type RunningServer } from '@ecs-srv/shared/service-kit';
 import request from 'supertest';
 import { createApp as createB } from '../../service-b/src/app';
 import { createApp } from '../src/app';
 import { loadConfig } from '../src/config';
 import { createBRoute } from '../src/discovery';
+import { registerDiscoveryMetrics } from '../src/discovery-metrics';
 
 // A (in-process, real discovery client) → dev DNS server (real UDP/TCP) → two real B servers on port 0.
 describe('service-a through SRV discovery to real service-b servers', () => {
@@ -37,11 +38,16 @@ describe('service-a through SRV discovery to real service-b servers', () => {
   function makeA(env: Record<string, string> = {}) {
     const config = loadConfig({ DNS_SERVERS: `127.0.0.1:${dns.address.port}`, ...env });
     discovery = createBRoute(config, {});
+    const metrics = createServiceMetrics('service-a', { defaultMetrics: false });
+    if (discovery.resolver && discovery.http) {
+      registerDiscoveryMetrics(metrics.registry, discovery.resolver, discovery.http, config.SERVICE_B_SRV);
+    }
     return createApp({
       state: { draining: false },
       logger: { error: jest.fn() },
       serviceB: discovery.serviceB,
       discovery: discovery.snapshot,
+      metrics,
     });
   }
 
@@ -57,6 +63,22 @@ describe('service-a through SRV discovery to real service-b servers', () => {
     }
     expect(instances.size).toBe(2);
     expect(dns.stats().byType.SRV).toBe(1);
+  });
+
+  it('when traffic went through A, then /metrics shows DNS queries, cache hits, picks per endpoint and lookup latency', async () => {
+    const a = makeA();
+    for (let i = 0; i < 20; i++) await request(a).get('/api/whoami');
+    const text = (await request(a).get('/metrics')).text;
+    const value = (pattern: RegExp): number => Number(pattern.exec(text)?.[1] ?? NaN);
+    expect(value(/srv_dns_queries_total\{[^}]*transport="udp"[^}]*outcome="NOERROR"[^}]*\} (\d+)/)).toBe(1);
+    expect(value(/srv_cache_hits_total\{[^}]*\} (\d+)/)).toBeGreaterThanOrEqual(19);
+    expect(value(/srv_lookup_duration_seconds_count\{[^}]*outcome="ok"[^}]*\} (\d+)/)).toBe(1);
+    expect(value(/srv_endpoints\{[^}]*health="healthy"[^}]*\} (\d+)/)).toBe(2);
+    const picks = [...text.matchAll(/srv_picks_total\{[^}]*endpoint="127\.0\.0\.1:\d+"[^}]*\} (\d+)/g)].map(
+      (m) => Number(m[1]),
+    );
+    expect(picks).toHaveLength(2);
+    expect(picks.reduce((x, y) => x + y, 0)).toBe(20);
   });
 
   it('when a message is echoed through A, then B echoes it back', async () => {

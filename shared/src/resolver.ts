@@ -100,6 +100,10 @@ export interface ResolveOptions {
 /** Events: `change` when a name's endpoint set changes. */
 export interface ResolverEvents {
   change: [{ name: string; added: Endpoint[]; removed: Endpoint[]; endpoints: readonly Endpoint[] }];
+  /** Once each time a name starts being served past its TTL because DNS fails. */
+  stale: [{ name: string; error: DiscoveryError; expiredAt: number }];
+  /** After every uncached lookup (for latency metrics): `outcome` is `ok` or the error code. */
+  lookup: [{ name: string; durationMs: number; outcome: string }];
 }
 
 interface Entry {
@@ -116,6 +120,8 @@ interface Entry {
   failUntil?: number;
   /** Set while DNS fails (timeout, SERVFAIL, network): the set may be served stale. */
   failing: boolean;
+  /** A `stale` event was emitted for the current failure. */
+  staleAnnounced?: boolean;
   /** Clock ms of the first empty/NXDOMAIN answer after a good set (the grace period). */
   emptySince?: number;
 }
@@ -215,7 +221,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
     const now = this.opts.now();
     if (now >= entry.refreshAt && entry.inflight === undefined) this.refreshInBackground(entry);
     if (now < entry.expiresAt) this.counters.cacheHits++;
-    else if (this.canServeStale(entry, now)) this.counters.staleServes++;
+    else if (this.canServeStale(entry, now)) this.countStale(entry);
     else return undefined;
     return pickEndpoint(entry.set.groups, this.opts.random, isAvailable);
   }
@@ -249,7 +255,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
         return entry.set;
       }
       if (entry.set && this.canServeStale(entry, now)) {
-        this.counters.staleServes++;
+        this.countStale(entry);
         if (now >= entry.refreshAt && entry.inflight === undefined) this.refreshInBackground(entry);
         return entry.set;
       }
@@ -345,6 +351,13 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
     return entry.failing && now < entry.expiresAt + this.opts.maxStaleSeconds * 1000;
   }
 
+  private countStale(entry: Entry): void {
+    this.counters.staleServes++;
+    if (entry.staleAnnounced || !entry.lastError) return;
+    entry.staleAnnounced = true;
+    this.emit('stale', { name: entry.name, error: entry.lastError, expiredAt: entry.expiresAt });
+  }
+
   private refreshInBackground(entry: Entry): void {
     // Errors are recorded on the entry by refresh(); nothing to surface here.
     this.refresh(entry).catch(() => undefined);
@@ -360,9 +373,14 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
 
   private async runLookup(entry: Entry): Promise<void> {
     this.counters.lookups++;
+    const started = this.opts.now();
+    const report = (outcome: string): void => {
+      this.emit('lookup', { name: entry.name, durationMs: this.opts.now() - started, outcome });
+    };
     try {
       const outcome = await this.lookupOnce(entry.name);
       if (this.closed) return;
+      report(outcome.kind === 'endpoints' ? 'ok' : outcome.error.code);
       if (outcome.kind === 'endpoints') this.install(entry, outcome.set);
       else this.onNegative(entry, outcome.error, outcome.negativeTtlSeconds);
     } catch (err) {
@@ -371,6 +389,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
         err instanceof DiscoveryError
           ? err
           : new DiscoveryError('EBADRESP', entry.name, 'lookup failed', { cause: err });
+      report(error.code);
       this.onFailure(entry, error);
     }
   }
@@ -404,6 +423,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
       refreshAt: set.fetchedAt + refreshMs,
       expiresAt: set.fetchedAt + ttlMs,
       failing: false,
+      staleAnnounced: false,
       emptySince: undefined,
       failUntil: undefined,
     });

@@ -68,10 +68,17 @@ describe('SrvResolver cache (injected clock crosses TTLs; DNS over real UDP)', (
 
   it('when DNS fails after a good answer, then the last set is served stale up to maxStaleSeconds, then the error', async () => {
     const r = makeResolver({ maxStaleSeconds: 60, failureRetrySeconds: 5 });
+    const staleEvents: string[] = [];
+    const lookups: string[] = [];
+    r.on('stale', (e) => staleEvents.push(e.error.code));
+    r.on('lookup', (e) => lookups.push(e.outcome));
     await r.resolve(NAME);
     dns.script = (q) => reply(q, { rcode: 'SERVFAIL' });
     clock += 11_000; // expired
     await expect(r.resolve(NAME)).resolves.toMatchObject({ name: NAME });
+    r.pickCached(NAME);
+    expect(staleEvents).toEqual(['ESERVFAIL']); // once per outage, not per pick
+    expect(lookups).toEqual(['ok', 'ESERVFAIL']);
     expect(r.snapshot()[0]).toMatchObject({ state: 'stale', stale: true, lastError: { code: 'ESERVFAIL' } });
     expect(r.pickCached(NAME)).toBeDefined();
 
