@@ -13,9 +13,12 @@ import {
   type ServiceMetrics,
   type ServingState,
 } from '@ecs-srv/shared/service-kit';
-import type { Express, Request, RequestHandler } from 'express';
+import express, { type Express, type Request, type RequestHandler } from 'express';
+import path from 'node:path';
 import { z } from 'zod';
 import type { ServiceBApi } from './service-b-client';
+
+const PUBLIC_DIR = path.resolve(__dirname, '../public');
 
 /** Same rule as B's `POST /v1/echo`: A rejects bad input itself instead of forwarding it. */
 export const echoBody = z.strictObject({
@@ -54,6 +57,10 @@ export function createApp(deps: AppDeps): Express {
       res.json(await deps.serviceB.echo(message, requestIdOf(req)));
     })
     .all(methodNotAllowed(['POST']));
+
+  // The live discovery page: static files, no build step (public/ sits beside src/ and dist/).
+  app.get('/', (_req, res) => res.sendFile(path.join(PUBLIC_DIR, 'index.html')));
+  app.use('/ui', express.static(PUBLIC_DIR, { index: false, maxAge: 0 }));
 
   app
     .route('/discovery')

@@ -166,3 +166,16 @@ describe('service-a app', () => {
     expect(res.text).toMatch(/http_requests_total\{[^}]*route="\/api\/whoami"/);
   });
 });
+
+describe('service-a discovery page', () => {
+  it('when / is asked, then the page and its script and stylesheet are served', async () => {
+    const app = makeApp();
+    const page = await request(app).get('/');
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.text).toContain('/ui/app.js');
+    expect((await request(app).get('/ui/app.js')).headers['content-type']).toMatch(/javascript/);
+    expect((await request(app).get('/ui/style.css')).status).toBe(200);
+    expectProblem(await request(app).get('/ui/../package.json'), 404);
+  });
+});
