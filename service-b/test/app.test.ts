@@ -125,3 +125,16 @@ describe('service-b metrics', () => {
     expect(res.text).toMatch(/http_requests_total\{[^}]*route="\/v1\/echo"[^}]*status="400"[^}]*\} 1/);
   });
 });
+
+describe('service-b security headers', () => {
+  it.each(['/healthz', '/v1/whoami', '/nope'])(
+    'when %s is asked, then the security headers are set',
+    async (route) => {
+      const res = await request(makeApp()).get(route);
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['x-frame-options']).toBe('DENY');
+      expect(res.headers['content-security-policy']).toMatch(/default-src 'self'/);
+      expect(res.headers['referrer-policy']).toBe('no-referrer');
+    },
+  );
+});

@@ -2,7 +2,7 @@
  * What both services share besides discovery: problem+json errors, env parsing, the base app with
  * health routes, and the server lifecycle with drain. Never imports a logger implementation.
  */
-export { createBaseApp, requestId, BODY_LIMIT } from './base-app';
+export { createBaseApp, requestId, BODY_LIMIT, SECURITY_HEADERS } from './base-app';
 export { ConfigError, envFields, parseEnv } from './config';
 export { createServiceMetrics } from './metrics';
 export type { ServiceMetrics } from './metrics';
