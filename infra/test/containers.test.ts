@@ -1,0 +1,482 @@
+// Static checks of the container setup: docker-compose.yml against the Compose schemas and
+// against the zone file its DNS server serves, the services' Dockerfiles, the BIND image
+// and its configuration. `npm run test:compose` (scripts/compose-test.sh) runs the stack
+// for real; these checks need no Docker.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { validate, type Schema } from './helpers/json-schema';
+import { parseZone, type Zone, type ZoneRecord } from './helpers/zone-file';
+
+const ROOT = join(__dirname, '..', '..');
+const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+const readJson = (path: string) => JSON.parse(read(path)) as Schema;
+
+// --- docker-compose.yml --------------------------------------------------------------------
+
+interface ComposeService {
+  build?: string | { context?: string; dockerfile?: string };
+  image?: string;
+  environment?: Record<string, string | number | boolean | null> | string[];
+  networks?: Record<string, { ipv4_address?: string } | null> | string[];
+  ports?: (string | number | Record<string, unknown>)[];
+  depends_on?: string[] | Record<string, { condition?: string }>;
+  healthcheck?: { test?: string | string[]; interval?: string; timeout?: string; retries?: number };
+  stop_grace_period?: string;
+}
+
+interface ComposeFile {
+  services: Record<string, ComposeService>;
+  networks?: Record<string, { ipam?: { config?: { subnet?: string }[] } } | null>;
+}
+
+const SPEC = readJson('infra/test/compose-spec.json');
+const SPEC_V1_29 = readJson('infra/test/compose-spec-v1.29.json');
+
+// The formats docker-compose 1.29 checks (compose/config/validation.py), as regular expressions.
+const IPV4 = String.raw`(\d{1,2}|1\d{2}|2[0-4]\d|25[0-5])(\.(\d{1,2}|1\d{2}|2[0-4]\d|25[0-5])){3}`;
+const PORT_RANGE = String.raw`\d+(-\d+)?`;
+const V1_29_FORMATS: Record<string, (value: unknown) => boolean> = {
+  expose: (v) => typeof v !== 'string' || /^\d+(-\d+)?(\/[a-zA-Z]+)?$/.test(v),
+  // docker-py's split_port: [[ip:]host[-range]:]container[-range][/protocol]
+  ports: (v) =>
+    typeof v === 'number' ||
+    new RegExp(`^((${IPV4}:)?(${PORT_RANGE})?:)?${PORT_RANGE}(/(tcp|udp|sctp))?$`).test(String(v)),
+  // IPv4 CIDR only: the v6 form is not used here
+  subnet_ip_address: (v) => typeof v !== 'string' || new RegExp(`^${IPV4}/(\\d|[1-2]\\d|3[0-2])$`).test(v),
+};
+
+/** Parses a compose file as Compose does: YAML with merge keys (`<<: *anchor`). */
+function loadCompose(text: string): ComposeFile {
+  return parseYaml(text, { merge: true }) as ComposeFile;
+}
+
+function environment(service: ComposeService): Record<string, string> {
+  const env = service.environment ?? {};
+  if (Array.isArray(env)) {
+    return Object.fromEntries(
+      env.map((entry) => [entry.split('=')[0] as string, entry.split('=').slice(1).join('=')]),
+    );
+  }
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === null ? '' : String(v)]));
+}
+
+function buildOf(service: ComposeService): { context: string; dockerfile: string } {
+  const build = typeof service.build === 'string' ? { context: service.build } : service.build;
+  return { context: build?.context ?? '.', dockerfile: build?.dockerfile ?? 'Dockerfile' };
+}
+
+/** Compose durations: `1m30s`, `15s`, `500ms`... in seconds. */
+function durationSeconds(text: string): number {
+  const units: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 1e-3, us: 1e-6, ns: 1e-9 };
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|ns)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) {
+    throw new Error(`not a duration: ${text}`);
+  }
+  return parts.reduce((sum, [, n, unit]) => sum + Number(n) * (units[unit as string] as number), 0);
+}
+
+function inSubnet(address: string, cidr: string): boolean {
+  const toInt = (ip: string) => ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+  const [base = '', bits = '32'] = cidr.split('/');
+  const size = 2 ** (32 - Number(bits));
+  return Math.floor(toInt(address) / size) === Math.floor(toInt(base) / size);
+}
+
+describe('docker-compose.yml', () => {
+  const text = read('docker-compose.yml');
+  const compose = loadCompose(text);
+  const zone: Zone = parseZone(read('infra/local/ecs.internal.zone'));
+  const byType = <T extends ZoneRecord['type']>(type: T) =>
+    zone.records.filter((r): r is Extract<ZoneRecord, { type: T }> => r.type === type);
+
+  const services = Object.entries(compose.services ?? {});
+  const named = (dockerfile: string) => services.filter(([, s]) => buildOf(s).dockerfile === dockerfile);
+  const bServices = named('service-b/Dockerfile');
+  const aServices = named('service-a/Dockerfile');
+  const dnsServices = services.filter(([, s]) => buildOf(s).context === 'infra/local');
+  const [aName, a] = aServices[0] ?? ['', {}];
+  const [dnsName, dns] = dnsServices[0] ?? ['', {}];
+
+  /** The one network every service joins, and a service's fixed address on it. */
+  const networkName = Object.keys(compose.networks ?? {})[0] ?? '';
+  const addressOf = (service: ComposeService) =>
+    Array.isArray(service.networks) ? undefined : service.networks?.[networkName]?.ipv4_address;
+
+  describe('schema', () => {
+    it('when it is validated against the Compose Specification JSON schema, then it has no error', () => {
+      expect(validate(SPEC, compose)).toEqual([]);
+    });
+
+    it("when it is validated against docker-compose 1.29's schema, then Compose v1 accepts it too", () => {
+      expect(validate(SPEC_V1_29, compose, { formats: V1_29_FORMATS })).toEqual([]);
+    });
+
+    it('when its top-level keys are read, then there is no `version` (obsolete in v2, optional in v1.29) and no `name` (unknown to v1.29)', () => {
+      expect(compose).not.toHaveProperty('version');
+      expect(compose).not.toHaveProperty('name');
+    });
+
+    it('when a file breaks the specification, then each schema check reports it', () => {
+      const broken = (edit: (c: ComposeFile) => void) => {
+        const copy = loadCompose(text);
+        edit(copy);
+        return copy;
+      };
+      const cases = [
+        broken((c) => Object.assign(c.services[aName] as object, { helthcheck: {} })),
+        broken((c) => Object.assign(c.services[aName] as object, { ports: { 8080: 8080 } })),
+        broken((c) =>
+          Object.assign(c.services[aName] as object, {
+            depends_on: { [dnsName]: { condition: 'service_ready' } },
+          }),
+        ),
+        broken((c) => Object.assign(c.services[dnsName] as object, { networks: 'ecs' })),
+        broken((c) => Object.assign(c, { service: {} })),
+      ];
+      for (const doc of cases) {
+        expect(validate(SPEC, doc).length).toBeGreaterThan(0);
+        expect(validate(SPEC_V1_29, doc, { formats: V1_29_FORMATS }).length).toBeGreaterThan(0);
+      }
+      expect(() => validate({ type: 'object', propertyNames: {} }, {})).toThrow(/propertyNames/);
+    });
+
+    it('when the validator meets oneOf, $ref, patternProperties and uniqueItems, then it applies them as JSON Schema does', () => {
+      const schema: Schema = {
+        definitions: { port: { type: 'integer', minimum: 1, maximum: 65535 } },
+        type: 'object',
+        patternProperties: { '^x-': {} },
+        properties: {
+          p: { oneOf: [{ $ref: '#/definitions/port' }, { type: 'string', pattern: '^\\d+$' }] },
+          q: { oneOf: [{ type: 'number' }, { type: 'integer' }] },
+          list: { type: 'array', items: { type: 'string' }, uniqueItems: true },
+        },
+        additionalProperties: false,
+      };
+      expect(validate(schema, { p: 80, 'x-any': [1], list: ['a', 'b'] })).toEqual([]);
+      expect(validate(schema, { p: '80' })).toEqual([]);
+      expect(validate(schema, { p: 0 }).map((e) => e.path)).toContain('/p');
+      expect(validate(schema, { q: 1 })[0]?.message).toMatch(/exactly one/);
+      expect(validate(schema, { list: ['a', 'a'] })).toEqual([
+        { path: '/list/1', message: 'duplicates an earlier item' },
+      ]);
+      expect(validate(schema, { other: 1 })).toEqual([
+        { path: '/other', message: 'is not allowed here (unknown property)' },
+      ]);
+    });
+
+    it("when B's replicas share their settings through a YAML merge key, then each has them after loading", () => {
+      expect(text).toContain('<<: *');
+      for (const [, b] of bServices) {
+        expect(b.image).toBeDefined();
+        expect(b.healthcheck?.test).toBeDefined();
+        expect(b.stop_grace_period).toBeDefined();
+      }
+    });
+  });
+
+  describe('services', () => {
+    it('when the services are listed, then there is one DNS server, two B replicas and one A', () => {
+      expect(dnsServices).toHaveLength(1);
+      expect(bServices).toHaveLength(2);
+      expect(aServices).toHaveLength(1);
+      expect(services).toHaveLength(4);
+    });
+
+    it('when the build contexts are read, then A and B build from the repository root (they need shared/)', () => {
+      for (const [, s] of [...aServices, ...bServices]) expect(buildOf(s).context).toBe('.');
+      expect(buildOf(dns).dockerfile).toBe('Dockerfile');
+    });
+
+    it('when the network is read, then every service has its own fixed address on the user network 172.28.0.0/24', () => {
+      const subnet = compose.networks?.[networkName]?.ipam?.config?.[0]?.subnet;
+      expect(subnet).toBe('172.28.0.0/24');
+      const addresses = services.map(([, s]) => addressOf(s));
+      for (const address of addresses) {
+        expect(address).toBeDefined();
+        expect(inSubnet(address as string, subnet as string)).toBe(true);
+      }
+      expect(new Set(addresses).size).toBe(addresses.length);
+    });
+
+    it("when each SRV target in the zone file is resolved, then its A record is a B replica's address and the SRV port is B's port", () => {
+      const srv = byType('SRV');
+      const aRecords = byType('A');
+      expect(srv).toHaveLength(bServices.length);
+      const targeted = srv.map(({ data }) => {
+        const records = aRecords.filter((r) => r.name === data.target);
+        expect(records).toHaveLength(1);
+        const replica = bServices.find(([, b]) => addressOf(b) === records[0]?.data);
+        expect(replica).toBeDefined();
+        const [, b] = replica as [string, ComposeService];
+        expect(data.port).toBe(Number(environment(b).PORT || 80));
+        return replica?.[0];
+      });
+      // one SRV record per replica, none twice
+      expect(new Set(targeted).size).toBe(bServices.length);
+    });
+
+    it("when B's INSTANCE_ID is read, then it is the task id of the SRV target at its address (so /api/whoami names the replica)", () => {
+      for (const [, b] of bServices) {
+        const target = byType('A').find((r) => r.data === addressOf(b) && r.name !== `ns.${zone.origin}`);
+        expect(target).toBeDefined();
+        const taskId = target?.name.split('.')[0];
+        expect(taskId).toMatch(/^[0-9a-f]{32}$/);
+        expect(environment(b).INSTANCE_ID).toBe(taskId);
+      }
+    });
+
+    it("when A's environment is read, then DNS_SERVERS is the DNS service's address and SERVICE_B_SRV the zone's SRV name", () => {
+      const env = environment(a);
+      const servers = (env.DNS_SERVERS ?? '').split(',').map((s) => s.trim().replace(/:53$/, ''));
+      expect(servers).toEqual([addressOf(dns)]);
+      const srvNames = new Set(byType('SRV').map((r) => r.name));
+      expect([...srvNames]).toEqual([`${env.SERVICE_B_SRV || 'service_b.ecs.internal'}.`]);
+      // the zone's own NS address is the DNS server's too
+      expect(byType('A').find((r) => r.name === `ns.${zone.origin}`)?.data).toBe(addressOf(dns));
+    });
+
+    it("when A's ports are read, then its PORT 8080 is published on the host's 8080", () => {
+      expect(environment(a).PORT || '8080').toBe('8080');
+      expect(a.ports?.map(String)).toEqual([expect.stringMatching(/^(127\.0\.0\.1:)?8080:8080$/)]);
+    });
+
+    it('when the start order is read, then A waits until the DNS server and both B replicas are healthy', () => {
+      const dependsOn = a.depends_on as Record<string, { condition?: string }>;
+      expect(Object.keys(dependsOn).sort()).toEqual([dnsName, ...bServices.map(([n]) => n)].sort());
+      for (const dependency of Object.values(dependsOn)) {
+        expect(dependency.condition).toBe('service_healthy');
+      }
+    });
+
+    it('when the health checks are read, then every service has one: node for A and B (no curl in the image), dig for the DNS server', () => {
+      for (const [, s] of services) {
+        expect(s.healthcheck?.test).toBeDefined();
+        expect(durationSeconds(s.healthcheck?.interval ?? '30s')).toBeLessThanOrEqual(10);
+      }
+      for (const [, s] of [...aServices, ...bServices]) {
+        expect(s.healthcheck?.test?.slice(0, 3)).toEqual(['CMD', 'node', '-e']);
+      }
+      const dnsCheck = ([] as string[]).concat(dns.healthcheck?.test ?? []).join(' ');
+      expect(dnsCheck).toMatch(/\bdig @127\.0\.0\.1\b.*\bSRV service_b\.ecs\.internal\b/);
+    });
+
+    it("when B's shutdown is read, then the stop grace period outlasts DRAIN_DELAY_MS plus 10 s for in-flight requests", () => {
+      for (const [, b] of bServices) {
+        const drainMs = Number(environment(b).DRAIN_DELAY_MS);
+        expect(drainMs).toBeGreaterThan(0);
+        expect(durationSeconds(b.stop_grace_period ?? '10s')).toBeGreaterThan(drainMs / 1000 + 10);
+      }
+    });
+  });
+
+  describe('the health check commands, run with node as the slim image would', () => {
+    let server: Server;
+    let status = 200;
+    let port = 0;
+    const paths: string[] = [];
+
+    beforeAll(async () => {
+      server = createServer((req, res) => {
+        paths.push(req.url ?? '');
+        res.statusCode = status;
+        res.end('{}');
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      port = (server.address() as AddressInfo).port;
+    });
+
+    afterAll(async () => {
+      await new Promise<void>((resolve, reject) =>
+        server.close((error) => (error ? reject(error) : resolve())),
+      );
+    });
+
+    /** Runs a service's `node -e` check, pointed at the test server instead of its port. */
+    async function runCheck(service: ComposeService): Promise<number> {
+      const script = service.healthcheck?.test?.[3] ?? '';
+      const containerPort = environment(service).PORT as string;
+      expect(script).toContain(`'http://127.0.0.1:${containerPort}/`);
+      const pointed = script.replace(`127.0.0.1:${containerPort}/`, `127.0.0.1:${port}/`);
+      try {
+        await promisify(execFile)(process.execPath, ['-e', pointed], { timeout: 10_000 });
+        return 0;
+      } catch (error) {
+        return (error as { code?: number }).code ?? -1;
+      }
+    }
+
+    it('when the service answers 200, then the check exits 0; when 503, then 1', async () => {
+      for (const [, s] of [...aServices, ...bServices]) {
+        status = 200;
+        expect(await runCheck(s)).toBe(0);
+        status = 503;
+        expect(await runCheck(s)).toBe(1);
+      }
+      expect(new Set(paths)).toEqual(new Set(['/healthz', '/readyz']));
+    });
+  });
+});
+
+// --- Dockerfiles ---------------------------------------------------------------------------
+
+interface Instruction {
+  keyword: string;
+  args: string;
+}
+
+/** Splits a Dockerfile into instructions: comments dropped, `\` continuations joined. */
+function parseDockerfile(text: string): Instruction[] {
+  const instructions: Instruction[] = [];
+  let pending = '';
+  for (const line of text.split(/\r?\n/)) {
+    if (/^\s*#/.test(line)) continue;
+    if (/\\\s*$/.test(line)) {
+      pending += `${line.replace(/\\\s*$/, '')} `;
+      continue;
+    }
+    const full = `${pending}${line}`.trim();
+    pending = '';
+    if (!full) continue;
+    const [, keyword = '', args = ''] = /^(\S+)\s*(.*)$/.exec(full) ?? [];
+    instructions.push({ keyword: keyword.toUpperCase(), args: args.replace(/\s+/g, ' ').trim() });
+  }
+  return instructions;
+}
+
+/** The stages, each from its FROM to the next. */
+function stagesOf(instructions: Instruction[]): Instruction[][] {
+  const stages: Instruction[][] = [];
+  for (const instruction of instructions) {
+    if (instruction.keyword === 'FROM') stages.push([]);
+    stages[stages.length - 1]?.push(instruction);
+  }
+  return stages;
+}
+
+function execForm(args: string): string[] | undefined {
+  try {
+    const value: unknown = JSON.parse(args);
+    return Array.isArray(value) && value.every((v) => typeof v === 'string') ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+describe.each([
+  ['service-a', 8080],
+  ['service-b', 80],
+])('%s/Dockerfile', (service, port) => {
+  const instructions = parseDockerfile(read(`${service}/Dockerfile`));
+  const stages = stagesOf(instructions);
+  const runtime = stages[stages.length - 1] ?? [];
+  const all = (keyword: string, stage = instructions) => stage.filter((i) => i.keyword === keyword);
+
+  it('when its stages are read, then it is multi-stage on node:20-bookworm-slim and the runtime copies from earlier stages', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    for (const stage of stages) expect(stage[0]?.args).toMatch(/^node:20-bookworm-slim\b/);
+    const copiesFrom = all('COPY', runtime).filter((i) => /^--from=/.test(i.args));
+    expect(copiesFrom.length).toBeGreaterThan(0);
+    // the runtime stage builds nothing itself: no npm, no tsc
+    expect(all('RUN', runtime)).toEqual([]);
+  });
+
+  it('when its installs are read, then it runs npm ci, builds, and installs only production dependencies of its workspace', () => {
+    const runs = all('RUN').map((i) => i.args);
+    expect(runs).toContainEqual(expect.stringMatching(/^npm ci\b/));
+    expect(runs).toContainEqual(expect.stringMatching(new RegExp(`\\btsc -b ${service}\\b`)));
+    expect(runs).toContainEqual(
+      expect.stringMatching(new RegExp(`^npm ci\\b.*--omit=dev\\b.*--workspace ${service}\\b`)),
+    );
+    // the built packages reach the runtime (shared: its "exports" map and dist/), sources stay behind
+    const build = stages[0] ?? [];
+    expect(all('RUN', build).pop()?.args).toMatch(
+      new RegExp(`^npx tsc -b ${service} && rm -rf shared/src .*\\b${service}/src\\b`),
+    );
+    const copied = all('COPY', runtime).map((i) => i.args);
+    expect(copied).toEqual(
+      expect.arrayContaining([
+        '--from=deps /app/node_modules/ node_modules/',
+        '--from=build /app/shared/ shared/',
+        `--from=build /app/${service}/ ${service}/`,
+      ]),
+    );
+  });
+
+  it('when the runtime stage is read, then it runs as a non-root user', () => {
+    const users = all('USER', runtime).map((i) => i.args);
+    expect(users.length).toBeGreaterThan(0);
+    const user = users[users.length - 1] as string;
+    expect(user).not.toMatch(/^(root|0)(:|$)/);
+    const userIndex = runtime.findIndex((i) => i.keyword === 'USER' && i.args === user);
+    expect(userIndex).toBeLessThan(runtime.findIndex((i) => i.keyword === 'CMD'));
+  });
+
+  it('when CMD is read, then it is exec form running node dist/main.js, never npm start', () => {
+    const cmds = all('CMD', runtime);
+    expect(cmds).toHaveLength(1);
+    expect(execForm(cmds[0]?.args ?? '')).toEqual(['node', 'dist/main.js']);
+    expect(all('WORKDIR', runtime).pop()?.args).toBe(`/app/${service}`);
+    expect(all('ENTRYPOINT')).toEqual([]);
+    for (const i of instructions) expect(i.args).not.toMatch(/\bnpm (run )?start\b/);
+  });
+
+  it('when EXPOSE is read, then it is the service port', () => {
+    expect(all('EXPOSE', runtime).map((i) => i.args)).toEqual([String(port)]);
+  });
+});
+
+describe('.dockerignore', () => {
+  const patterns = read('.dockerignore')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+
+  it('when it is read, then local installs and builds stay out of the context, and what the builds need stays in', () => {
+    expect(patterns).toEqual(expect.arrayContaining(['**/node_modules', '**/dist', '.git']));
+    for (const needed of [
+      'package.json',
+      'package-lock.json',
+      'tsconfig.base.json',
+      'shared',
+      'service-a',
+      'service-b',
+    ]) {
+      expect(patterns).not.toContain(needed);
+    }
+  });
+});
+
+describe('infra/local: the BIND image', () => {
+  const instructions = parseDockerfile(read('infra/local/Dockerfile'));
+  const namedConf = read('infra/local/named.conf').replace(/\/\/.*$/gm, '');
+  const all = (keyword: string) => instructions.filter((i) => i.keyword === keyword);
+
+  it('when its Dockerfile is read, then it installs bind9 and dig from Debian on debian:bookworm-slim and runs named in the foreground', () => {
+    expect(all('FROM').map((i) => i.args)).toEqual(['debian:bookworm-slim']);
+    const runs = all('RUN')
+      .map((i) => i.args)
+      .join(' ');
+    expect(runs).toMatch(/apt-get install\b.*\bbind9\b/);
+    expect(runs).toMatch(/\bbind9-dnsutils\b/);
+    const cmd = execForm(all('CMD')[0]?.args ?? '');
+    expect(cmd?.[0]).toBe('named');
+    expect(cmd?.some((arg) => arg === '-g' || arg === '-f')).toBe(true);
+  });
+
+  it('when named.conf is read, then it serves the zone file the image copies, authoritative only, accepting "_" in names', () => {
+    expect(namedConf).toMatch(/\brecursion\s+no\s*;/);
+    expect(namedConf).toMatch(/\bcheck-names\s+(master|primary)\s+ignore\s*;/);
+    const zone = /zone\s+"ecs\.internal"\s*\{([^}]*)\}/.exec(namedConf)?.[1] ?? '';
+    expect(zone).toMatch(/\btype\s+(master|primary)\s*;/);
+    const file = /\bfile\s+"([^"]+)"/.exec(zone)?.[1];
+    const copies = all('COPY').map((i) => i.args.split(' '));
+    expect(copies).toContainEqual(['ecs.internal.zone', file]);
+    const confPath = copies.find(([source]) => source === 'named.conf')?.[1];
+    expect(execForm(all('CMD')[0]?.args ?? '')).toEqual(expect.arrayContaining(['-c', confPath]));
+  });
+});
