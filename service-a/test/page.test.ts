@@ -78,7 +78,8 @@ describe('discovery page in headless Chromium', () => {
     // Nothing resolved yet: the first burst resolves B, then the table fills from /discovery.
     await page.click('#burst');
     await page.waitForSelector('#burst-status:has-text("50 ok, 0 failed")');
-    await page.waitForFunction(() => document.querySelectorAll('#endpoints tbody tr').length === 2);
+    // Predicates as strings: they run in the page, and this file is compiled without the DOM lib.
+    await page.waitForFunction("document.querySelectorAll('#endpoints tbody tr').length === 2");
     const rows = await page.$$eval('#endpoints tbody tr', (trs) =>
       trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)),
     );
@@ -96,9 +97,7 @@ describe('discovery page in headless Chromium', () => {
 
     await page.click('#burst');
     await page.waitForFunction(
-      () =>
-        [...document.querySelectorAll('#chart .count')].reduce((n, e) => n + Number(e.textContent), 0) ===
-        100,
+      "[...document.querySelectorAll('#chart .count')].reduce((n, e) => n + Number(e.textContent), 0) === 100",
     );
     fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
