@@ -10,6 +10,9 @@ import { createBRoute } from '../src/discovery';
 
 // The discovery page in a real headless Chromium (Debian's package), against A with real discovery, the
 // dev DNS server and two real B servers, all on 127.0.0.1.
+/** The bit of the DOM the page-side predicates use. */
+type Doc = { querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }> };
+
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOT = path.resolve(__dirname, '../../test-output/discovery-page.png');
 
@@ -78,8 +81,13 @@ describe('discovery page in headless Chromium', () => {
     // Nothing resolved yet: the first burst resolves B, then the table fills from /discovery.
     await page.click('#burst');
     await page.waitForSelector('#burst-status:has-text("50 ok, 0 failed")');
-    // Predicates as strings: they run in the page, and this file is compiled without the DOM lib.
-    await page.waitForFunction("document.querySelectorAll('#endpoints tbody tr').length === 2");
+    // Page-side predicates are functions (the page's CSP forbids evaluating strings); this file compiles
+    // without the DOM lib, hence the cast to a minimal Doc.
+    await page.waitForFunction(
+      () =>
+        (globalThis as unknown as { document: Doc }).document.querySelectorAll('#endpoints tbody tr')
+          .length === 2,
+    );
     const rows = await page.$$eval('#endpoints tbody tr', (trs) =>
       trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)),
     );
@@ -97,7 +105,10 @@ describe('discovery page in headless Chromium', () => {
 
     await page.click('#burst');
     await page.waitForFunction(
-      "[...document.querySelectorAll('#chart .count')].reduce((n, e) => n + Number(e.textContent), 0) === 100",
+      () =>
+        Array.from(
+          (globalThis as unknown as { document: Doc }).document.querySelectorAll('#chart .count'),
+        ).reduce((n, e) => n + Number(e.textContent), 0) === 100,
     );
     fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
