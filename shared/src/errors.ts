@@ -21,6 +21,8 @@ export type DiscoveryErrorCode =
   | 'EBADRESP'
   /** The network refused the exchange (e.g. ICMP port unreachable, TCP reset). */
   | 'ECONNREFUSED'
+  /** The server closed the TCP connection before answering. */
+  | 'EOF'
   /** The lookup was aborted or the client closed. */
   | 'ECANCELLED';
 
@@ -45,6 +47,7 @@ export const NEXT_SERVER_CODES: ReadonlySet<DiscoveryErrorCode> = new Set([
   'ETIMEOUT',
   'EBADRESP',
   'ECONNREFUSED',
+  'EOF',
 ]);
 
 /** Codes that say "the service has no endpoints" authoritatively (cached as negative answers, RFC 2308). */

@@ -34,9 +34,13 @@ export interface SrvResolverOptions {
   maxStaleSeconds?: number;
   /** While DNS fails, how often a refresh is retried. @default 5 */
   failureRetrySeconds?: number;
-  /** An empty/NXDOMAIN answer right after a good set is confirmed only after this long. @default 3 */
+  /**
+   * An empty/NXDOMAIN answer right after a good set is confirmed (and the set dropped) only once the
+   * emptiness has lasted this long; meanwhile the set is kept and the name re-checked every second.
+   * @default the TTL of the last good set (a flap shorter than one TTL costs nothing)
+   */
   emptyGraceSeconds?: number;
-  /** Upper bound for caching negative answers (RFC 2308). @default 5 */
+  /** Upper bound for caching negative answers (RFC 2308). @default 2 */
   maxNegativeTtlSeconds?: number;
   /** Suffixes SRV targets must lie under. @default the parent zone of the queried name */
   allowedSuffixes?: readonly string[];
@@ -142,8 +146,10 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
   private readonly servers: readonly DnsServer[];
   private readonly abort = new AbortController();
   private readonly opts: Required<
-    Omit<SrvResolverOptions, 'servers' | 'allowedSuffixes' | 'logger' | 'onAttempt'>
+    Omit<SrvResolverOptions, 'servers' | 'allowedSuffixes' | 'logger' | 'onAttempt' | 'emptyGraceSeconds'>
   >;
+  /** Fixed grace, or undefined for "the TTL of the last good set". */
+  private readonly emptyGraceSeconds?: number;
   private readonly allowedSuffixes?: readonly string[];
   private readonly logger: DiscoveryLogger;
   private closed = false;
@@ -168,13 +174,15 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
       refreshAheadRatio: ratio('refreshAheadRatio', options.refreshAheadRatio, 0.8),
       maxStaleSeconds: nonNegative('maxStaleSeconds', options.maxStaleSeconds, 900),
       failureRetrySeconds: positive('failureRetrySeconds', options.failureRetrySeconds, 5),
-      emptyGraceSeconds: nonNegative('emptyGraceSeconds', options.emptyGraceSeconds, 3),
-      maxNegativeTtlSeconds: nonNegative('maxNegativeTtlSeconds', options.maxNegativeTtlSeconds, 5),
+      maxNegativeTtlSeconds: nonNegative('maxNegativeTtlSeconds', options.maxNegativeTtlSeconds, 2),
       allowUnsafeAddresses: options.allowUnsafeAddresses ?? false,
       maxRecords: positiveInt('maxRecords', options.maxRecords, 64),
       random: options.random ?? Math.random,
       now: options.now ?? Date.now,
     };
+    if (options.emptyGraceSeconds !== undefined) {
+      this.emptyGraceSeconds = nonNegative('emptyGraceSeconds', options.emptyGraceSeconds, 0);
+    }
     if (this.opts.minTtlSeconds > this.opts.maxTtlSeconds) {
       throw new TypeError('minTtlSeconds must not exceed maxTtlSeconds');
     }
@@ -441,7 +449,8 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
     entry.lastErrorAt = now;
     if (entry.set) {
       entry.emptySince ??= now;
-      if (now - entry.emptySince < this.opts.emptyGraceSeconds * 1000) {
+      const graceSeconds = this.emptyGraceSeconds ?? entry.set.ttlSeconds;
+      if (now - entry.emptySince < graceSeconds * 1000) {
         this.logger.warn?.(
           { name: entry.name, code: error.code },
           'empty answer after a good set: keeping it while re-checking',

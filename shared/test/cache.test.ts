@@ -115,6 +115,23 @@ describe('SrvResolver cache (injected clock crosses TTLs; DNS over real UDP)', (
     await expect(r.pick(NAME)).rejects.toMatchObject({ code: 'ENOTFOUND' });
   });
 
+  it('when no grace is configured, then an empty answer is confirmed only after one TTL of the set', async () => {
+    const r = makeResolver();
+    await r.resolve(NAME);
+    dns.script = (q) => reply(q, { rcode: 'NXDOMAIN', authorities: [soa()] });
+    clock += 8_000;
+    r.pickCached(NAME);
+    await until(() => r.snapshot()[0]!.state === 'grace', 'the grace state');
+    for (let i = 0; i < 9; i++) {
+      clock += 1_000; // 9 s of re-checks, all empty: still within the 10 s TTL of the set
+      expect(r.pickCached(NAME)).toBeDefined();
+      await until(() => r.snapshot()[0]!.lastError !== undefined && dns.count('SRV') >= 3 + i, 're-check');
+    }
+    clock += 1_500;
+    r.pickCached(NAME);
+    await until(() => r.snapshot()[0]!.state === 'negative', 'the confirmed empty set');
+  });
+
   it('when the records come back within the grace, then no pick ever failed', async () => {
     const r = makeResolver({ emptyGraceSeconds: 3 });
     await r.resolve(NAME);

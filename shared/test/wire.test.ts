@@ -169,3 +169,20 @@ describe('DNS wire', () => {
     );
   });
 });
+
+describe('DNS over TCP when the server hangs up', () => {
+  it('when the server closes the TCP connection without answering, then EOF (not ECONNREFUSED)', async () => {
+    const dns = await new ScriptedDns((q, transport) =>
+      transport === 'udp' ? reply(q, { flags: packet.TRUNCATED_RESPONSE }) : undefined,
+    ).start();
+    const hangUp = (dns as unknown as { tcp: import('node:net').Server }).tcp;
+    hangUp.prependListener('connection', (socket) => socket.end());
+    const r = new SrvResolver({ servers: [dns.address], attempts: 1, attemptTimeoutMs: 2000 });
+    try {
+      await expect(r.resolve(NAME)).rejects.toMatchObject({ code: 'EOF' });
+    } finally {
+      r.close();
+      await dns.close();
+    }
+  });
+});

@@ -81,12 +81,33 @@ const BODY_ERRORS: Record<string, { type: string; title: string; status: number 
 
 function bodyProblem(err: unknown): Problem | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
-  const { type, message } = err as { type?: unknown; message?: unknown };
+  const { type, message, status, expose } = err as {
+    type?: unknown;
+    message?: unknown;
+    status?: unknown;
+    expose?: unknown;
+  };
   const known = typeof type === 'string' ? BODY_ERRORS[type] : undefined;
-  if (!known) return undefined;
   // body-parser's messages are safe to show ("request entity too large", JSON.parse's position text).
-  return { ...known, detail: typeof message === 'string' ? message : known.title };
+  if (known) return { ...known, detail: typeof message === 'string' ? message : known.title };
+  // Other client errors raised by Express's stack as http-errors (e.g. a body that says gzip but is
+  // not): `expose` marks their message as meant for the client.
+  if (expose === true && typeof status === 'number' && status >= 400 && status < 500) {
+    return {
+      type: '/problems/bad-request',
+      title: STATUS_TEXT[status] ?? 'Bad Request',
+      status,
+      detail: typeof message === 'string' ? message : 'The request could not be processed',
+    };
+  }
+  return undefined;
 }
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+};
 
 /**
  * The one error middleware, registered last: HttpProblem as is, then `mapError` (e.g. discovery and

@@ -44,6 +44,27 @@ export async function startServer(app: Express, options: StartServerOptions): Pr
   // client is about to reuse; headersTimeout must exceed it (Node requirement).
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 65_000;
   server.headersTimeout = server.keepAliveTimeout + 1_000;
+  // Requests Node's HTTP parser rejects (oversized headers, bad characters, unknown methods) never reach
+  // Express: answer them in problem+json too instead of Node's bare 400/431.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const status = tooLarge ? 431 : 400;
+    const title = tooLarge ? 'Request Header Fields Too Large' : 'Bad Request';
+    const body = JSON.stringify({
+      type: tooLarge ? '/problems/headers-too-large' : '/problems/bad-request',
+      title,
+      status,
+      detail: tooLarge ? 'The request headers are too large' : 'The request could not be parsed as HTTP/1.1',
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
   server.listen(options.port, options.host);
   await once(server, 'listening');
   const { address, port } = server.address() as AddressInfo;

@@ -51,6 +51,7 @@ export interface ExchangerDeps {
 const FAILURE_CODES: Record<AttemptError['reason'], DiscoveryErrorCode> = {
   timeout: 'ETIMEOUT',
   refused: 'ECONNREFUSED',
+  closed: 'EOF',
   network: 'ECONNREFUSED',
   aborted: 'ECANCELLED',
   'bad-response': 'EBADRESP',

@@ -41,7 +41,7 @@ export function tcpTransport(stats: WireStats): Transport {
       });
       socket.on('error', (err) => fail(socketFailure(err)));
       socket.on('end', () =>
-        fail(new AttemptError('network', 'server closed the TCP connection before answering')),
+        fail(new AttemptError('closed', 'server closed the TCP connection before answering')),
       );
       return () => {
         socket.removeAllListeners('data');

@@ -2,7 +2,7 @@ import type { Query, Reply } from './message';
 import type { DnsServer } from './servers';
 
 /** Why a single send/receive attempt ended without a usable reply. */
-export type AttemptFailure = 'timeout' | 'refused' | 'network' | 'aborted' | 'bad-response';
+export type AttemptFailure = 'timeout' | 'refused' | 'closed' | 'network' | 'aborted' | 'bad-response';
 
 /** A failed attempt (its `reason` decides what the exchange does next). */
 export class AttemptError extends Error {
