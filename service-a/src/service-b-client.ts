@@ -65,8 +65,11 @@ export function sendToFixedUrl(
 ): { send: SendToB; close: () => void } {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, scheduling: 'lifo' });
   const instance = axios.create({
+    adapter: 'http',
     baseURL: baseUrl.origin,
     httpAgent: agent,
+    decompress: false,
+    headers: { 'Accept-Encoding': 'identity' },
     maxRedirects: 0,
     proxy: false,
     timeout: options.timeoutMs,

@@ -10,14 +10,16 @@ interface Backend {
   port: number;
   hits: number;
   hosts: string[];
+  encodings: string[];
   server: http.Server;
 }
 
 async function backend(id: string, handler?: http.RequestListener): Promise<Backend> {
-  const b: Backend = { id, port: 0, hits: 0, hosts: [], server: http.createServer() };
+  const b: Backend = { id, port: 0, hits: 0, hosts: [], encodings: [], server: http.createServer() };
   b.server.on('request', (req, res) => {
     b.hits++;
     b.hosts.push(req.headers.host ?? '');
+    b.encodings.push(req.headers['accept-encoding'] ?? '');
     if (handler) return handler(req, res);
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ instance: id, method: req.method }));
@@ -75,6 +77,7 @@ describe('SrvHttpClient (real HTTP servers and DNS on 127.0.0.1)', () => {
     expect(b1.hits).toBeGreaterThan(5);
     expect(b2.hits).toBeGreaterThan(5);
     expect(b1.hosts[0]).toBe(`task1.${NAME}:${b1.port}`);
+    expect(b1.encodings[0]).toBe('identity'); // no compression between tasks
     expect(dns.count('SRV')).toBe(1);
   });
 

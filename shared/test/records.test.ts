@@ -1,5 +1,6 @@
 import type * as packet from 'dns-packet';
 import { SrvResolver } from '../src';
+import { isAllowedAddress } from '../src/address-policy';
 import { ScriptedDns, cloudMapRecords, reply } from './helpers/scripted-dns';
 
 const NAME = 'service_b.ecs.internal';
@@ -104,5 +105,30 @@ describe('SRV records → endpoints', () => {
       { allowedSuffixes: [NAME] },
     );
     expect(set.endpoints.map((e) => e.target)).toEqual([`t1.${NAME}`]);
+  });
+});
+
+describe('isAllowedAddress', () => {
+  it.each([
+    ['10.0.1.23', true],
+    ['127.0.0.1', true],
+    ['172.28.0.11', true],
+    ['169.253.1.1', true],
+    ['169.254.169.254', false],
+    ['169.254.170.2', false],
+    ['0.0.0.0', false],
+    ['0.1.2.3', false],
+    ['224.0.0.1', false],
+    ['239.255.255.255', false],
+    ['240.0.0.1', false],
+    ['255.255.255.255', false],
+    ['fd00::1', true],
+    ['fe80::1', false],
+    ['ff02::1', false],
+    ['::', false],
+    ['not-an-ip', false],
+    ['10.0.0.256', false],
+  ])('when the address is %s, then allowed is %s', (address, allowed) => {
+    expect(isAllowedAddress(address)).toBe(allowed);
   });
 });
