@@ -1,3 +1,8 @@
+const path = require('node:path');
+
+/** The in-repo workspace package `shared/` (its TypeScript sources). */
+const SHARED_SRC = path.join(__dirname, 'shared', 'src');
+
 // One jest run over every workspace. Tests import sibling packages from their TypeScript sources
 // (moduleNameMapper), so a test never runs against a stale dist/.
 /** @type {import('jest').Config} */
@@ -5,8 +10,8 @@ const base = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }] },
   moduleNameMapper: {
-    '^@ecs-srv/shared$': '<rootDir>/../shared/src/index.ts',
-    '^@ecs-srv/shared/(service-kit|dev-dns)$': '<rootDir>/../shared/src/$1/index.ts',
+    '^@ecs-srv/shared$': path.join(SHARED_SRC, 'index.ts'),
+    '^@ecs-srv/shared/(service-kit|dev-dns)$': path.join(SHARED_SRC, '$1', 'index.ts'),
   },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
 };
