@@ -16,7 +16,7 @@ import {
 import express, { type Express, type Request, type RequestHandler } from 'express';
 import path from 'node:path';
 import { z } from 'zod';
-import type { ServiceBApi } from './service-b-client';
+import type { CallContext, ServiceBApi } from './service-b-client';
 
 const PUBLIC_DIR = path.resolve(__dirname, '../public');
 
@@ -46,7 +46,7 @@ export function createApp(deps: AppDeps): Express {
   app
     .route('/api/whoami')
     .get(async (req, res) => {
-      res.json(await deps.serviceB.whoami(requestIdOf(req)));
+      res.json(await deps.serviceB.whoami(callContext(req)));
     })
     .all(methodNotAllowed(['GET']));
 
@@ -54,7 +54,7 @@ export function createApp(deps: AppDeps): Express {
     .route('/api/echo')
     .post(requireJson, async (req, res) => {
       const { message } = parseBody(echoBody, req.body);
-      res.json(await deps.serviceB.echo(message, requestIdOf(req)));
+      res.json(await deps.serviceB.echo(message, callContext(req)));
     })
     .all(methodNotAllowed(['POST']));
 
@@ -74,6 +74,19 @@ export function createApp(deps: AppDeps): Express {
   return app;
 }
 
+/**
+ * What A's call to B carries from A's caller: the request id, and a signal that aborts when the caller
+ * goes away before A answered, so the call to B (and its socket) is cancelled instead of left running.
+ */
+function callContext(req: Request): CallContext {
+  const controller = new AbortController();
+  const res = req.res!;
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort(new Error('the client closed the connection'));
+  });
+  return { requestId: requestIdOf(req), signal: controller.signal };
+}
+
 /** The request id pino-http assigned (a valid caller x-request-id, or a new one); made here without it. */
 function requestIdOf(req: Request): string {
   const id = (req as Request & { id?: unknown }).id;
@@ -88,6 +101,16 @@ export function upstreamProblem(err: unknown): Problem | undefined {
       type: '/problems/discovery-failed',
       title: 'Service B cannot be discovered',
       status: 503,
+      detail: err.message,
+      code: err.code,
+    };
+  }
+  if (err instanceof UpstreamError && err.kind === 'cancelled') {
+    // Nobody is left to read this; the status tells logs and metrics the caller left (nginx's 499).
+    return {
+      type: '/problems/client-closed',
+      title: 'The client closed the connection',
+      status: 499,
       detail: err.message,
       code: err.code,
     };

@@ -39,7 +39,16 @@ const schema = z.object({
     .min(0, { message: 'must be ≥ 0' })
     .max(7 * 86_400, { message: 'must be ≤ 604800 (7 days)' })
     .default(900),
+  DNS_STALE_ANSWER_TIMEOUT_MS: z.coerce
+    .number({ message: 'must be a number of milliseconds' })
+    .int({ message: 'must be a whole number of milliseconds' })
+    .min(0, { message: 'must be ≥ 0' })
+    .max(60_000, { message: 'must be ≤ 60000' })
+    .default(1800),
   UPSTREAM_TIMEOUT_MS: positiveInt('must be a positive number of milliseconds', 5000, 300_000),
+  UPSTREAM_BUDGET_MS: positiveInt('must be a positive number of milliseconds', 10_000, 600_000),
+  UPSTREAM_IDLE_SOCKET_TIMEOUT_MS: positiveInt('must be a positive number of milliseconds', 4000, 600_000),
+  UPSTREAM_MAX_RESPONSE_BYTES: positiveInt('must be a positive number of bytes', 65_536, 16 * 1024 * 1024),
   UPSTREAM_CONNECT_TIMEOUT_MS: positiveInt('must be a positive number of milliseconds', 1000, 60_000),
   UPSTREAM_ATTEMPTS: positiveInt('must be a positive integer', 3, 10),
   DRAIN_DELAY_MS: envFields.durationMs(0),
@@ -49,10 +58,20 @@ const schema = z.object({
     .optional(),
 });
 
+const checked = schema.superRefine((cfg, ctx) => {
+  if (cfg.UPSTREAM_BUDGET_MS < cfg.UPSTREAM_TIMEOUT_MS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['UPSTREAM_BUDGET_MS'],
+      message: `must be ≥ UPSTREAM_TIMEOUT_MS (${cfg.UPSTREAM_TIMEOUT_MS})`,
+    });
+  }
+});
+
 /** service-a's validated configuration. */
 export type Config = z.output<typeof schema>;
 
 /** Reads and validates service-a's environment. @throws {ConfigError} listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  return parseEnv(schema, env);
+  return parseEnv(checked, env);
 }

@@ -26,7 +26,10 @@ function healthOf(http: SrvHttpClient, key: string) {
 /** B through SRV discovery (the product), or through `SERVICE_B_URL` when set (benchmarks, debugging). */
 export function createBRoute(config: Config, logger: DiscoveryLogger): BRoute {
   if (config.SERVICE_B_URL) {
-    const fixed = sendToFixedUrl(config.SERVICE_B_URL, { timeoutMs: config.UPSTREAM_TIMEOUT_MS });
+    const fixed = sendToFixedUrl(config.SERVICE_B_URL, {
+      timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+      maxResponseBytes: config.UPSTREAM_MAX_RESPONSE_BYTES,
+    });
     return {
       serviceB: new ServiceBClient(fixed.send),
       snapshot: () => ({ mode: 'fixed-url', url: config.SERVICE_B_URL!.href, names: [] }),
@@ -39,14 +42,18 @@ export function createBRoute(config: Config, logger: DiscoveryLogger): BRoute {
     attempts: config.DNS_ATTEMPTS,
     lookupTimeoutMs: config.DNS_LOOKUP_TIMEOUT_MS,
     maxStaleSeconds: config.DNS_MAX_STALE_SECONDS,
+    staleAnswerClientTimeoutMs: config.DNS_STALE_ANSWER_TIMEOUT_MS,
     logger,
   });
   const http = new SrvHttpClient({
     resolver,
     name: config.SERVICE_B_SRV,
     timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    budgetMs: config.UPSTREAM_BUDGET_MS,
     connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT_MS,
     maxAttempts: config.UPSTREAM_ATTEMPTS,
+    idleSocketTimeoutMs: config.UPSTREAM_IDLE_SOCKET_TIMEOUT_MS,
+    maxResponseBytes: config.UPSTREAM_MAX_RESPONSE_BYTES,
   });
   return {
     serviceB: new ServiceBClient(sendThroughDiscovery(http)),

@@ -3,10 +3,18 @@ import axios, { type AxiosRequestConfig } from 'axios';
 import http from 'node:http';
 import { z } from 'zod';
 
-/** What B's `/v1/whoami` must answer for A to pass it on. */
-const whoamiBody = z.looseObject({ service: z.string(), instance: z.string() });
-/** What B's `/v1/echo` must answer. */
-const echoBody = z.looseObject({ message: z.string(), instance: z.string() });
+/**
+ * What B's `/v1/whoami` must answer for A to pass it on. Only these fields are passed on (anything else
+ * B sends is dropped), each bounded: A never relays what it does not understand.
+ */
+const whoamiBody = z.object({
+  service: z.string().max(64),
+  instance: z.string().max(256),
+  pid: z.number().int().optional(),
+  time: z.string().max(64).optional(),
+});
+/** What B's `/v1/echo` must answer (B echoes at most 1024 characters). */
+const echoBody = z.object({ message: z.string().max(1024), instance: z.string().max(256) });
 
 /** B's answer as A reports it: B's body and the endpoint that served it. */
 export interface Served<T> {
@@ -14,10 +22,16 @@ export interface Served<T> {
   endpoint: string;
 }
 
+/** Per-call context: the request id to forward, and a signal that aborts when A's caller goes away. */
+export interface CallContext {
+  requestId: string;
+  signal?: AbortSignal;
+}
+
 /** The calls A makes to B (the seam between A's routes and how B is reached). */
 export interface ServiceBApi {
-  whoami(requestId: string): Promise<Served<z.output<typeof whoamiBody>>>;
-  echo(message: string, requestId: string): Promise<Served<z.output<typeof echoBody>>>;
+  whoami(ctx: CallContext): Promise<Served<z.output<typeof whoamiBody>>>;
+  echo(message: string, ctx: CallContext): Promise<Served<z.output<typeof echoBody>>>;
 }
 
 /** Sends one request to B and says which endpoint answered. @throws {UpstreamError|DiscoveryError} */
@@ -27,21 +41,26 @@ export type SendToB = (config: AxiosRequestConfig) => Promise<{ data: unknown; e
 export class ServiceBClient implements ServiceBApi {
   constructor(private readonly send: SendToB) {}
 
-  async whoami(requestId: string): Promise<Served<z.output<typeof whoamiBody>>> {
+  async whoami({ requestId, signal }: CallContext): Promise<Served<z.output<typeof whoamiBody>>> {
     const { data, endpoint } = await this.send({
       method: 'GET',
       url: '/v1/whoami',
       headers: { 'x-request-id': requestId },
+      signal,
     });
     return { servedBy: parse(whoamiBody, data, endpoint), endpoint };
   }
 
-  async echo(message: string, requestId: string): Promise<Served<z.output<typeof echoBody>>> {
+  async echo(
+    message: string,
+    { requestId, signal }: CallContext,
+  ): Promise<Served<z.output<typeof echoBody>>> {
     const { data, endpoint } = await this.send({
       method: 'POST',
       url: '/v1/echo',
       data: { message },
       headers: { 'x-request-id': requestId },
+      signal,
     });
     return { servedBy: parse(echoBody, data, endpoint), endpoint };
   }
@@ -61,7 +80,7 @@ export function sendThroughDiscovery(client: SrvHttpClient): SendToB {
  */
 export function sendToFixedUrl(
   baseUrl: URL,
-  options: { timeoutMs: number },
+  options: { timeoutMs: number; maxResponseBytes: number },
 ): { send: SendToB; close: () => void } {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, scheduling: 'lifo' });
   const instance = axios.create({
@@ -70,6 +89,7 @@ export function sendToFixedUrl(
     httpAgent: agent,
     decompress: false,
     headers: { 'Accept-Encoding': 'identity' },
+    maxContentLength: options.maxResponseBytes,
     maxRedirects: 0,
     proxy: false,
     timeout: options.timeoutMs,

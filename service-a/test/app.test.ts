@@ -18,12 +18,12 @@ const endpoint: Endpoint = {
 function fakeB(failure?: Error) {
   const calls: Array<{ route: string; message?: string; requestId: string }> = [];
   const api: ServiceBApi = {
-    async whoami(requestId) {
+    async whoami({ requestId }) {
       calls.push({ route: 'whoami', requestId });
       if (failure) throw failure;
       return { servedBy: { service: 'service-b', instance: 'task1' }, endpoint: endpoint.key };
     },
-    async echo(message, requestId) {
+    async echo(message, { requestId }) {
       calls.push({ route: 'echo', message, requestId });
       if (failure) throw failure;
       return { servedBy: { message, instance: 'task1' }, endpoint: endpoint.key };

@@ -15,8 +15,15 @@ export interface EndpointSet {
   /** Server that answered, `host:port`. */
   readonly server: string;
   readonly transport: TransportName;
-  /** Records that were refused, and why (for /discovery and logs). */
+  /** Records that were refused, and why (for /discovery and logs), at most MAX_REJECTIONS of them. */
   readonly rejected: readonly Rejection[];
+  /** Refused records beyond those listed in `rejected`. */
+  readonly rejectedOmitted: number;
+  /**
+   * True when some target's address query failed and its last known address was kept (or, with none
+   * known, it was left out): the resolver re-checks such a set soon instead of trusting it for a TTL.
+   */
+  readonly incomplete: boolean;
 }
 
 /** Builds the immutable set for `endpoints`. */

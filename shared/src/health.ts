@@ -9,6 +9,11 @@ export interface EndpointHealthOptions {
   baseEjectionMs?: number;
   /** Longest ejection. @default 30000 */
   maxEjectionMs?: number;
+  /**
+   * How long the health of an endpoint that left the set is kept, so one that comes back (Cloud Map
+   * answers 8 random records of a larger set) is not treated as new. @default 300000
+   */
+  removedRetentionMs?: number;
   /** Clock in ms. @default Date.now */
   now?: () => number;
 }
@@ -24,21 +29,29 @@ export interface EndpointHealthState {
 
 /** Events: `eject` when an endpoint is taken out, `return` when one that was ejected succeeds again. */
 export interface EndpointHealthEvents {
-  eject: [{ key: string; ejectionMs: number; consecutiveFailures: number }];
+  eject: [{ key: string; ejectionMs: number; consecutiveFailures: number; reason?: string }];
   return: [{ key: string }];
 }
 
 /**
- * Passive health (outlier detection): consecutive connection failures eject an endpoint for a back-off
- * that doubles with each ejection in a row; it comes back on its own when the back-off ends (the next
- * request tries it; one success clears its record). Picking never excludes every endpoint: the selection
- * falls back to all when none is available.
+ * Passive health (outlier detection): consecutive failures (refused or timed-out connections, resets,
+ * responses that never came or were too large) eject an endpoint for a back-off that doubles with each
+ * ejection in a row; it comes back on its own when the back-off ends (the next request tries it; one
+ * success clears its record). Picking never excludes every endpoint: the selection falls back to all when
+ * none is available.
+ *
+ * Endpoints that leave the set are remembered for `removedRetentionMs` (an endpoint absent from one DNS
+ * answer often returns in the next), then forgotten; a failure reported for one after it left is kept
+ * only as long, so nothing a churning set does grows the table or switches the fast path off for good.
  */
 export class EndpointHealth extends EventEmitter<EndpointHealthEvents> {
   private readonly states = new Map<string, EndpointHealthState>();
+  /** Keys that left the set, with the clock ms they left. */
+  private readonly removed = new Map<string, number>();
   private readonly threshold: number;
   private readonly baseMs: number;
   private readonly maxMs: number;
+  private readonly retentionMs: number;
   private readonly now: () => number;
   /** Endpoints currently in an ejection (possibly expired): 0 lets callers skip the health check. */
   private ejectedCount = 0;
@@ -49,6 +62,7 @@ export class EndpointHealth extends EventEmitter<EndpointHealthEvents> {
     this.threshold = positiveInt('ejectAfterFailures', options.ejectAfterFailures, 2);
     this.baseMs = positiveInt('baseEjectionMs', options.baseEjectionMs, 1000);
     this.maxMs = positiveInt('maxEjectionMs', options.maxEjectionMs, 30_000);
+    this.retentionMs = positiveInt('removedRetentionMs', options.removedRetentionMs, 300_000);
     this.now = options.now ?? Date.now;
   }
 
@@ -74,10 +88,14 @@ export class EndpointHealth extends EventEmitter<EndpointHealthEvents> {
     }
   }
 
-  /** A connection to `endpoint` failed (refused, reset before a response, connect timeout). */
-  reportFailure(endpoint: Endpoint): void {
+  /**
+   * A call to `endpoint` failed in a way that says the endpoint is unwell: refused, connect timeout,
+   * reset before a response, no response in time, a response too large. `reason` goes to the event.
+   */
+  reportFailure(endpoint: Endpoint, reason?: string): void {
     let state = this.states.get(endpoint.key);
     if (!state) {
+      this.prune(); // a new record is the moment to drop the expired ones (failures are rare)
       state = { consecutiveFailures: 0, ejections: 0 };
       this.states.set(endpoint.key, state);
     }
@@ -89,7 +107,12 @@ export class EndpointHealth extends EventEmitter<EndpointHealthEvents> {
     if (state.ejectedUntil === undefined) this.ejectedCount++;
     state.ejectedUntil = now + ejectionMs;
     state.ejections++;
-    this.emit('eject', { key: endpoint.key, ejectionMs, consecutiveFailures: state.consecutiveFailures });
+    this.emit('eject', {
+      key: endpoint.key,
+      ejectionMs,
+      consecutiveFailures: state.consecutiveFailures,
+      reason,
+    });
   }
 
   /** Health of `key` (undefined: no failures on record). */
@@ -97,13 +120,48 @@ export class EndpointHealth extends EventEmitter<EndpointHealthEvents> {
     return this.states.get(key);
   }
 
-  /** Forgets endpoints that left DNS (their keys may be reused by a new task later). */
+  /** Endpoints tracked (with a failure on record), for metrics and tests. */
+  get size(): number {
+    return this.states.size;
+  }
+
+  /**
+   * The set changed: `removed` left it (their health is kept for `removedRetentionMs`), `added` joined
+   * (or came back, keeping what was known). Forgets what has been gone for longer than the retention.
+   * @returns the keys forgotten now, for the caller to drop what it keeps per endpoint.
+   */
+  update(added: Iterable<string>, removed: Iterable<string>): string[] {
+    const now = this.now();
+    for (const key of added) this.removed.delete(key);
+    for (const key of removed) if (!this.removed.has(key)) this.removed.set(key, now);
+    return this.prune(now);
+  }
+
+  /** Forgets endpoints at once, whatever their retention (their keys may be reused by a new task). */
   forget(keys: Iterable<string>): void {
     for (const key of keys) {
-      const state = this.states.get(key);
-      if (state?.ejectedUntil !== undefined) this.ejectedCount--;
-      this.states.delete(key);
+      this.drop(key);
+      // A call still in flight may report a failure later: that record goes at the next prune.
+      this.removed.set(key, -Infinity);
     }
+  }
+
+  /** Forgets every endpoint that left the set more than `removedRetentionMs` ago; returns their keys. */
+  prune(now = this.now()): string[] {
+    const forgotten: string[] = [];
+    for (const [key, since] of this.removed) {
+      if (now - since < this.retentionMs) continue;
+      this.removed.delete(key);
+      this.drop(key);
+      forgotten.push(key);
+    }
+    return forgotten;
+  }
+
+  private drop(key: string): void {
+    const state = this.states.get(key);
+    if (state?.ejectedUntil !== undefined) this.ejectedCount--;
+    this.states.delete(key);
   }
 }
 

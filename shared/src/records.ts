@@ -1,6 +1,6 @@
 import type { Answer, SrvAnswer } from 'dns-packet';
-import { isAllowedAddress } from './address-policy';
-import { normalizeName, sameName, type Reply } from './wire/message';
+import { dialableAddress } from './address-policy';
+import { invalidNameReason, normalizeName, printable, sameName, type Reply } from './wire/message';
 
 /** One SRV record as it came off the wire (RFC 2782). */
 export interface SrvRecord {
@@ -16,7 +16,8 @@ export interface SrvRecord {
 export interface TargetAddress {
   address: string;
   ttlSeconds: number;
-  source: 'additional' | 'query';
+  /** `previous`: the target's A query failed this time, so its last known address was kept. */
+  source: 'additional' | 'query' | 'previous';
 }
 
 /** A validated endpoint: where to send requests, and what DNS said about it. */
@@ -30,7 +31,7 @@ export interface Endpoint {
   readonly weight: number;
   /** min(SRV TTL, address TTL), seconds, before clamping. */
   readonly ttlSeconds: number;
-  readonly addressSource: 'additional' | 'query';
+  readonly addressSource: TargetAddress['source'];
 }
 
 /** Record-level rules (see resolver options for their meaning and defaults). */
@@ -41,12 +42,41 @@ export interface RecordPolicy {
   allowUnsafeAddresses: boolean;
   /** At most this many SRV records are used (lowest priority first). */
   maxRecords: number;
+  /** At most this many addresses are used per SRV target. */
+  maxAddressesPerTarget: number;
 }
 
 /** Why records were dropped, for logs and the discovery snapshot. */
 export interface Rejection {
+  /** The target as DNS gave it, escaped and cut to 80 characters. */
   target: string;
   reason: string;
+}
+
+/** Most rejections kept per answer: a hostile answer must not grow a 503 body, a log line or /discovery. */
+export const MAX_REJECTIONS = 16;
+
+/** Rejections of one answer, capped at MAX_REJECTIONS; the rest are only counted. */
+export class RejectionLog {
+  readonly list: Rejection[] = [];
+  /** Rejections beyond the cap. */
+  omitted = 0;
+
+  add(target: string, reason: string): void {
+    if (this.list.length < MAX_REJECTIONS) this.list.push({ target: printable(target), reason });
+    else this.omitted++;
+  }
+
+  get size(): number {
+    return this.list.length + this.omitted;
+  }
+
+  /** One short line for an error message: the first few rejections and how many more. */
+  summary(shown = 3): string {
+    const head = this.list.slice(0, shown).map((r) => `${r.target}: ${r.reason}`);
+    const more = this.size - head.length;
+    return more > 0 ? `${head.join('; ')}; and ${more} more` : head.join('; ');
+  }
 }
 
 /**
@@ -58,8 +88,8 @@ export function srvRecordsOf(
   reply: Reply,
   name: string,
   policy: RecordPolicy,
-): { records: SrvRecord[]; rejected: Rejection[]; notAvailable: boolean } {
-  const rejected: Rejection[] = [];
+): { records: SrvRecord[]; rejected: RejectionLog; notAvailable: boolean } {
+  const rejected = new RejectionLog();
   const seen = new Set<string>();
   const records: SrvRecord[] = [];
   const srv = reply.answers.filter((a): a is SrvAnswer => a.type === 'SRV' && sameName(a.name, name));
@@ -70,11 +100,17 @@ export function srvRecordsOf(
     const { priority, weight, port } = answer.data;
     const target = normalizeName(answer.data.target);
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      rejected.push({ target, reason: `port ${port} is not usable` });
+      rejected.add(target, `port ${port} is not usable`);
+      continue;
+    }
+    // The target becomes a Host header and a log field: it must be a plain DNS name (no CR/LF, spaces…).
+    const badName = invalidNameReason(target);
+    if (badName !== undefined) {
+      rejected.add(target, `target is not a host name: ${badName}`);
       continue;
     }
     if (!policy.allowedSuffixes.some((suffix) => target.endsWith(`.${suffix}`))) {
-      rejected.push({ target, reason: `target is outside ${policy.allowedSuffixes.join(', ')}` });
+      rejected.add(target, `target is outside ${policy.allowedSuffixes.join(', ')}`);
       continue;
     }
     const dedupe = `${target}:${port}`;
@@ -84,8 +120,7 @@ export function srvRecordsOf(
   }
   records.sort((a, b) => a.priority - b.priority);
   if (records.length > policy.maxRecords) {
-    for (const r of records.splice(policy.maxRecords))
-      rejected.push({ target: r.target, reason: 'over the record cap' });
+    for (const r of records.splice(policy.maxRecords)) rejected.add(r.target, 'over the record cap');
   }
   return { records, rejected, notAvailable: false };
 }
@@ -112,31 +147,37 @@ export function addressesFrom(
 
 /**
  * Joins SRV records with their targets' addresses into endpoints: one per (address, port), refused
- * addresses dropped unless allowed. Records without any address are left out.
+ * addresses dropped unless allowed, IPv4-mapped IPv6 addresses dialed as IPv4, at most
+ * `maxAddressesPerTarget` per target. Records without any address are left out.
  */
 export function joinEndpoints(
   records: readonly SrvRecord[],
   addresses: ReadonlyMap<string, readonly TargetAddress[]>,
   policy: RecordPolicy,
-  rejected: Rejection[],
+  rejected: RejectionLog,
 ): Endpoint[] {
   const endpoints: Endpoint[] = [];
   const seen = new Set<string>();
   for (const record of records) {
+    let used = 0;
     for (const addr of addresses.get(record.target) ?? []) {
-      if (!policy.allowUnsafeAddresses && !isAllowedAddress(addr.address)) {
-        rejected.push({ target: record.target, reason: `address ${addr.address} is in a refused range` });
+      const address = policy.allowUnsafeAddresses ? addr.address : dialableAddress(addr.address);
+      if (address === undefined) {
+        rejected.add(record.target, `address ${printable(addr.address, 45)} is in a refused range`);
         continue;
       }
-      const key = addr.address.includes(':')
-        ? `[${addr.address}]:${record.port}`
-        : `${addr.address}:${record.port}`;
+      const key = address.includes(':') ? `[${address}]:${record.port}` : `${address}:${record.port}`;
       if (seen.has(key)) continue;
+      if (used === policy.maxAddressesPerTarget) {
+        rejected.add(record.target, `more than ${policy.maxAddressesPerTarget} addresses: the rest ignored`);
+        break;
+      }
+      used++;
       seen.add(key);
       endpoints.push({
         key,
         target: record.target,
-        address: addr.address,
+        address,
         port: record.port,
         priority: record.priority,
         weight: record.weight,

@@ -5,7 +5,7 @@ import { lookupSrv, type LookupOutcome } from './lookup';
 import type { Endpoint, RecordPolicy } from './records';
 import { pickEndpoint, type Random } from './select';
 import { Exchanger, type AttemptObserver } from './wire/exchange';
-import { normalizeName } from './wire/message';
+import { invalidNameReason, normalizeName } from './wire/message';
 import { parseServer, systemServers, type DnsServer } from './wire/servers';
 
 /** Optional logger: shared never imports a logging library. */
@@ -32,6 +32,15 @@ export interface SrvResolverOptions {
   refreshAheadRatio?: number;
   /** How long past expiry the last good set is served while DNS fails (RFC 8767). @default 900 */
   maxStaleSeconds?: number;
+  /**
+   * RFC 8767's client response timer: with an expired set at hand, how long a caller waits for the
+   * refresh before it is served the stale set (the refresh goes on in the background). @default 1800
+   */
+  staleAnswerClientTimeoutMs?: number;
+  /** Most names cached; past it the least recently used name is forgotten. @default 1000 */
+  maxNames?: number;
+  /** Most addresses used per SRV target (a target with hundreds of A records is not a task). @default 8 */
+  maxAddressesPerTarget?: number;
   /** While DNS fails, how often a refresh is retried. @default 5 */
   failureRetrySeconds?: number;
   /**
@@ -128,12 +137,18 @@ interface Entry {
   staleAnnounced?: boolean;
   /** Clock ms of the first empty/NXDOMAIN answer after a good set (the grace period). */
   emptySince?: number;
+  /** The running refresh outlived a caller's client response timer: serve stale until it settles. */
+  staleWhileRefreshing?: boolean;
+  /** Clock ms of the last use, for evicting the least recently used name. */
+  lastUsedAt: number;
 }
 
 /** Fail-fast window after a lookup failed with no set to fall back on, so callers do not pile up. */
 const FAILURE_CACHE_MS = 1000;
 /** How soon an empty answer after a good set is re-checked. */
 const EMPTY_RECHECK_MS = 1000;
+/** How soon a set with a target whose address query failed is re-checked. */
+const INCOMPLETE_RECHECK_MS = 1000;
 
 /**
  * SRV resolver with a cache run as a refresh state machine: refresh ahead of expiry in the background on
@@ -173,6 +188,13 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
       maxTtlSeconds: positive('maxTtlSeconds', options.maxTtlSeconds, 300),
       refreshAheadRatio: ratio('refreshAheadRatio', options.refreshAheadRatio, 0.8),
       maxStaleSeconds: nonNegative('maxStaleSeconds', options.maxStaleSeconds, 900),
+      staleAnswerClientTimeoutMs: nonNegative(
+        'staleAnswerClientTimeoutMs',
+        options.staleAnswerClientTimeoutMs,
+        1800,
+      ),
+      maxNames: positiveInt('maxNames', options.maxNames, 1000),
+      maxAddressesPerTarget: positiveInt('maxAddressesPerTarget', options.maxAddressesPerTarget, 8),
       failureRetrySeconds: positive('failureRetrySeconds', options.failureRetrySeconds, 5),
       maxNegativeTtlSeconds: nonNegative('maxNegativeTtlSeconds', options.maxNegativeTtlSeconds, 2),
       allowUnsafeAddresses: options.allowUnsafeAddresses ?? false,
@@ -214,6 +236,11 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
     });
   }
 
+  /** True once close() was called. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** The DNS servers in use, in order. */
   get dnsServers(): readonly DnsServer[] {
     return this.servers;
@@ -224,9 +251,10 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
    * `pick`). Synchronous and packet-free; starts a background refresh once the refresh-ahead point passed.
    */
   pickCached(name: string, isAvailable?: (e: Endpoint) => boolean): Endpoint | undefined {
-    const entry = this.entries.get(name);
+    const entry = this.entries.get(name) ?? this.entries.get(normalizeName(name));
     if (entry?.set === undefined) return undefined;
     const now = this.opts.now();
+    entry.lastUsedAt = now;
     if (now >= entry.refreshAt && entry.inflight === undefined) this.refreshInBackground(entry);
     if (now < entry.expiresAt) this.counters.cacheHits++;
     else if (this.canServeStale(entry, now)) this.countStale(entry);
@@ -255,24 +283,39 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
     if (this.closed) throw new DiscoveryError('ECANCELLED', name, 'the resolver is closed');
     if (options.signal?.aborted) throw new DiscoveryError('ECANCELLED', name, 'aborted by the caller');
     const entry = this.entryFor(name);
-    for (let round = 0; round < 2; round++) {
-      const now = this.opts.now();
-      if (entry.set && now < entry.expiresAt) {
-        if (round === 0) this.counters.cacheHits++; // round 1 serves the lookup just made: a miss
-        if (now >= entry.refreshAt && entry.inflight === undefined) this.refreshInBackground(entry);
-        return entry.set;
-      }
-      if (entry.set && this.canServeStale(entry, now)) {
-        this.countStale(entry);
-        if (now >= entry.refreshAt && entry.inflight === undefined) this.refreshInBackground(entry);
-        return entry.set;
-      }
-      if (entry.failUntil !== undefined && now < entry.failUntil && entry.lastError) throw entry.lastError;
-      await abortable(this.refresh(entry), options.signal, name);
-      if (this.closed)
-        throw new DiscoveryError('ECANCELLED', name, 'the resolver was closed during the lookup');
+    const now = this.opts.now();
+    entry.lastUsedAt = now;
+    if (entry.set && now < entry.expiresAt) {
+      this.counters.cacheHits++;
+      if (now >= entry.refreshAt && entry.inflight === undefined) this.refreshInBackground(entry);
+      return entry.set;
     }
-    if (entry.set) return entry.set;
+    if (entry.set && this.canServeStale(entry, now)) {
+      this.countStale(entry);
+      if (now >= entry.refreshAt && entry.inflight === undefined) this.refreshInBackground(entry);
+      return entry.set;
+    }
+    if (entry.failUntil !== undefined && now < entry.failUntil && entry.lastError) throw entry.lastError;
+    const refresh = abortable(this.refresh(entry), options.signal, name);
+    if (entry.set && this.withinStaleLimit(entry, now)) {
+      // RFC 8767 §5: with a stale answer at hand, wait for DNS only up to the client response timer.
+      const settled = await settlesWithin(refresh, this.opts.staleAnswerClientTimeoutMs);
+      if (!settled && entry.set && entry.inflight !== undefined) {
+        entry.staleWhileRefreshing = true;
+        this.countStale(entry);
+        return entry.set;
+      }
+    }
+    await refresh; // settled by now, or waited for here; rethrows the caller's abort
+    if (this.closed)
+      throw new DiscoveryError('ECANCELLED', name, 'the resolver was closed during the lookup');
+    // The lookup just made settled the entry: a new set, a kept one (grace, stale), or an error.
+    const after = this.opts.now();
+    if (entry.set && after < entry.expiresAt) return entry.set;
+    if (entry.set && this.canServeStale(entry, after)) {
+      this.countStale(entry);
+      return entry.set;
+    }
     throw entry.lastError ?? new DiscoveryError('ENODATA', name, 'no endpoints');
   }
 
@@ -282,7 +325,8 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
    */
   async lookup(name: string, options: ResolveOptions = {}): Promise<EndpointSet> {
     if (this.closed) throw new DiscoveryError('ECANCELLED', name, 'the resolver is closed');
-    const outcome = await abortable(this.lookupOnce(name), options.signal, name);
+    checkName(name);
+    const outcome = await abortable(this.lookupOnce(normalizeName(name)), options.signal, name);
     if (outcome.kind === 'negative') throw outcome.error;
     return outcome.set;
   }
@@ -336,13 +380,33 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
     this.removeAllListeners();
   }
 
+  /**
+   * The cache entry of `name`, keyed by its normalized form (case and trailing dot do not make another
+   * entry). A new name is validated first, and makes room by forgetting the least recently used one.
+   * @throws {DiscoveryError} EBADNAME.
+   */
   private entryFor(name: string): Entry {
-    let entry = this.entries.get(name);
+    const existing = this.entries.get(name);
+    if (existing) return existing;
+    checkName(name);
+    const key = normalizeName(name);
+    let entry = this.entries.get(key);
     if (!entry) {
-      entry = { name, refreshAt: 0, expiresAt: 0, failing: false };
-      this.entries.set(name, entry);
+      if (this.entries.size >= this.opts.maxNames) this.evictLeastRecentlyUsed();
+      entry = { name: key, refreshAt: 0, expiresAt: 0, failing: false, lastUsedAt: this.opts.now() };
+      this.entries.set(key, entry);
     }
     return entry;
+  }
+
+  private evictLeastRecentlyUsed(): void {
+    let oldest: Entry | undefined;
+    for (const entry of this.entries.values()) {
+      if (entry.inflight === undefined && (!oldest || entry.lastUsedAt < oldest.lastUsedAt)) oldest = entry;
+    }
+    if (!oldest) return; // every name is being looked up: let the map grow past the cap for now
+    this.entries.delete(oldest.name);
+    this.logger.debug?.({ name: oldest.name }, 'name evicted from the discovery cache');
   }
 
   private stateOf(entry: Entry, now: number): EntryState {
@@ -354,9 +418,16 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
     return 'empty';
   }
 
-  /** RFC 8767 §5: serve the expired set only because DNS is failing, and only up to maxStaleSeconds. */
+  /**
+   * RFC 8767 §5: serve the expired set only because DNS is failing (or slower than the client response
+   * timer), and only up to maxStaleSeconds.
+   */
   private canServeStale(entry: Entry, now: number): boolean {
-    return entry.failing && now < entry.expiresAt + this.opts.maxStaleSeconds * 1000;
+    return (entry.failing || entry.staleWhileRefreshing === true) && this.withinStaleLimit(entry, now);
+  }
+
+  private withinStaleLimit(entry: Entry, now: number): boolean {
+    return now < entry.expiresAt + this.opts.maxStaleSeconds * 1000;
   }
 
   private countStale(entry: Entry): void {
@@ -375,6 +446,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
   private refresh(entry: Entry): Promise<void> {
     entry.inflight ??= this.runLookup(entry).finally(() => {
       entry.inflight = undefined;
+      entry.staleWhileRefreshing = false;
     });
     return entry.inflight;
   }
@@ -386,7 +458,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
       this.emit('lookup', { name: entry.name, durationMs: this.opts.now() - started, outcome });
     };
     try {
-      const outcome = await this.lookupOnce(entry.name);
+      const outcome = await this.lookupOnce(entry.name, entry.set);
       if (this.closed) return;
       report(outcome.kind === 'endpoints' ? 'ok' : outcome.error.code);
       if (outcome.kind === 'endpoints') this.install(entry, outcome.set);
@@ -402,7 +474,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
     }
   }
 
-  private lookupOnce(name: string): Promise<LookupOutcome> {
+  private lookupOnce(name: string, previous?: EndpointSet): Promise<LookupOutcome> {
     const { now } = this.opts;
     return lookupSrv(
       this.exchanger,
@@ -418,6 +490,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
         signal: this.abort.signal,
       },
       now,
+      previous,
     );
   }
 
@@ -425,7 +498,9 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
     const prev = entry.set;
     const ttlMs = set.ttlSeconds * 1000;
     // Jitter (up to 10% earlier) spreads refreshes of many processes started together.
-    const refreshMs = ttlMs * this.opts.refreshAheadRatio * (1 - 0.1 * this.opts.random());
+    let refreshMs = ttlMs * this.opts.refreshAheadRatio * (1 - 0.1 * this.opts.random());
+    // A target's address query failed: its last known address is in the set; ask again soon.
+    if (set.incomplete) refreshMs = Math.min(refreshMs, INCOMPLETE_RECHECK_MS);
     Object.assign(entry, {
       set,
       refreshAt: set.fetchedAt + refreshMs,
@@ -496,6 +571,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
       allowedSuffixes: this.allowedSuffixes ?? [parentZone(name)],
       allowUnsafeAddresses: this.opts.allowUnsafeAddresses,
       maxRecords: this.opts.maxRecords,
+      maxAddressesPerTarget: this.opts.maxAddressesPerTarget,
     };
   }
 }
@@ -508,6 +584,32 @@ function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined, name: s
     signal.addEventListener('abort', onAbort, { once: true });
     work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
+}
+
+/** True when `work` settles (either way) within `ms`; the timer never outlives the wait. */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** @throws {DiscoveryError} EBADNAME when `name` cannot go on the wire. */
+function checkName(name: string): void {
+  const reason = invalidNameReason(name);
+  if (reason !== undefined)
+    throw new DiscoveryError('EBADNAME', String(name).slice(0, 80), `invalid name: ${reason}`);
 }
 
 /** `service_b.ecs.internal` → `ecs.internal` (a one-label name is its own zone). */

@@ -1,5 +1,12 @@
-import { DiscoveryError, NEXT_SERVER_CODES, RCODE_TO_CODE, type DiscoveryErrorCode } from '../errors';
-import { buildQuery, isTruncated, type Question, type Reply } from './message';
+import {
+  DiscoveryError,
+  NEXT_SERVER_CODES,
+  RCODE_TO_CODE,
+  networkCode,
+  type AttemptRecord,
+  type DiscoveryErrorCode,
+} from '../errors';
+import { buildQuery, isTruncated, type Query, type Question, type Reply } from './message';
 import { formatServer, type DnsServer } from './servers';
 import { tcpTransport } from './tcp';
 import { AttemptError, type Transport, type WireStats } from './transport';
@@ -47,15 +54,23 @@ export interface ExchangerDeps {
   onAttempt?: AttemptObserver;
 }
 
-/** What failing attempts mean for the caller. */
-const FAILURE_CODES: Record<AttemptError['reason'], DiscoveryErrorCode> = {
-  timeout: 'ETIMEOUT',
-  refused: 'ECONNREFUSED',
-  closed: 'EOF',
-  network: 'ECONNREFUSED',
-  aborted: 'ECANCELLED',
-  'bad-response': 'EBADRESP',
-};
+/** What a failed attempt means for the caller: network failures keep their own errno. */
+function failureCode(err: AttemptError): DiscoveryErrorCode {
+  switch (err.reason) {
+    case 'timeout':
+      return 'ETIMEOUT';
+    case 'refused':
+      return 'ECONNREFUSED';
+    case 'closed':
+      return 'EOF';
+    case 'network':
+      return networkCode(err.errno);
+    case 'aborted':
+      return 'ECANCELLED';
+    case 'bad-response':
+      return 'EBADRESP';
+  }
+}
 
 /**
  * One DNS exchange: UDP first, the same query over TCP when the reply is truncated (RFC 7766 §5), the next
@@ -76,71 +91,127 @@ export class Exchanger {
   /** Asks `question`, preferring `options.servers[0]`. @throws {DiscoveryError} */
   async exchange(question: Question, options: ExchangeOptions): Promise<ExchangeResult> {
     const started = this.deps.now();
-    let lastError: DiscoveryError | undefined;
+    const failed: AttemptRecord[] = [];
+    let last: DiscoveryError | undefined;
     for (let attempt = 0; attempt < options.attempts; attempt++) {
       const remainingMs = options.deadline - this.deps.now();
       if (remainingMs <= 0) break;
       const server = options.servers[attempt % options.servers.length]!;
-      const timeoutMs = Math.min(options.attemptTimeoutMs, remainingMs);
+      let transport: TransportName = 'udp';
       try {
-        const query = buildQuery(question);
-        let transport: TransportName = 'udp';
-        let reply = await this.send(this.udp, server, query, question, transport, timeoutMs, options.signal);
-        if (isTruncated(reply)) {
-          transport = 'tcp';
-          const tcpTimeoutMs = Math.min(options.attemptTimeoutMs, options.deadline - this.deps.now());
-          if (tcpTimeoutMs <= 0) throw new AttemptError('timeout', 'deadline reached before the TCP retry');
-          reply = await this.send(this.tcp, server, query, question, transport, tcpTimeoutMs, options.signal);
-        }
+        const { reply, via } = await this.ask(server, question, options);
+        transport = via;
         const code = RCODE_TO_CODE[reply.rcode];
-        if (reply.rcode !== 'NOERROR' && code !== 'ENOTFOUND') {
-          lastError = new DiscoveryError(
-            code ?? 'EBADRESP',
-            question.name,
-            `${formatServer(server)} answered ${reply.rcode} to ${question.type}`,
-          );
-          if (NEXT_SERVER_CODES.has(lastError.code)) continue;
-          throw lastError;
+        if (reply.rcode === 'NOERROR' || code === 'ENOTFOUND') {
+          return { reply, server, transport, elapsedMs: this.deps.now() - started };
         }
-        return { reply, server, transport, elapsedMs: this.deps.now() - started };
+        last = new DiscoveryError(
+          code ?? 'EBADRESP',
+          question.name,
+          `${formatServer(server)} answered ${reply.rcode} to ${question.type}`,
+        );
       } catch (err) {
-        if (err instanceof DiscoveryError) throw err;
         if (!(err instanceof AttemptError)) throw err;
-        const code = FAILURE_CODES[err.reason];
-        lastError = new DiscoveryError(
-          code,
+        transport = err.transport ?? transport;
+        last = new DiscoveryError(
+          failureCode(err),
           question.name,
           `${question.type} query to ${formatServer(server)}: ${err.message}`,
-          {
-            cause: err,
-          },
+          { cause: err },
         );
-        if (code === 'ECANCELLED') throw lastError;
+        if (last.code === 'ECANCELLED') throw last;
       }
+      failed.push({ server: formatServer(server), transport, code: last.code });
+      if (!NEXT_SERVER_CODES.has(last.code)) break;
     }
-    throw (
-      lastError ??
-      new DiscoveryError('ETIMEOUT', question.name, `no ${question.type} answer before the lookup deadline`)
+    if (!last) {
+      throw new DiscoveryError(
+        'ETIMEOUT',
+        question.name,
+        `no ${question.type} answer before the lookup deadline`,
+        {
+          attempts: failed,
+        },
+      );
+    }
+    if (failed.length <= 1) {
+      throw new DiscoveryError(last.code, question.name, stripCode(last), {
+        cause: last.cause,
+        attempts: failed,
+      });
+    }
+    // Every attempt's outcome, not only the last one: "timeout here, no route there" is the diagnosis.
+    const story = failed.map((f) => `${f.server} ${f.transport} ${f.code}`).join('; ');
+    throw new DiscoveryError(
+      last.code,
+      question.name,
+      `${question.type} query failed on every attempt (${story}); last: ${stripCode(last)}`,
+      { cause: last.cause, attempts: failed },
     );
+  }
+
+  /**
+   * One attempt at one server: UDP, then TCP when truncated (RFC 7766 §5); after a FORMERR to a query with
+   * EDNS, the same query once more without it (RFC 6891 §7: the server may not implement EDNS).
+   */
+  private async ask(
+    server: DnsServer,
+    question: Question,
+    options: ExchangeOptions,
+  ): Promise<{ reply: Reply; via: TransportName }> {
+    let edns = true;
+    for (;;) {
+      const query = buildQuery(question, { edns });
+      let via: TransportName = 'udp';
+      let reply = await this.send(this.udp, server, query, question, via, this.timeoutFor(options), options);
+      if (isTruncated(reply)) {
+        via = 'tcp';
+        reply = await this.send(this.tcp, server, query, question, via, this.timeoutFor(options), options);
+      }
+      if (reply.rcode === 'FORMERR' && edns && !hasOpt(reply)) {
+        edns = false;
+        continue;
+      }
+      return { reply, via };
+    }
+  }
+
+  /** The time the next send may take: one attempt's allowance, within the overall deadline. */
+  private timeoutFor(options: ExchangeOptions): number {
+    const remainingMs = options.deadline - this.deps.now();
+    if (remainingMs <= 0) throw new AttemptError('timeout', 'deadline reached before the next send');
+    return Math.min(options.attemptTimeoutMs, remainingMs);
   }
 
   private async send(
     transport: Transport,
     server: DnsServer,
-    query: ReturnType<typeof buildQuery>,
+    query: Query,
     question: Question,
     name: TransportName,
     timeoutMs: number,
-    signal: AbortSignal | undefined,
+    options: ExchangeOptions,
   ): Promise<Reply> {
     try {
-      const reply = await transport(server, query, { timeoutMs, signal });
+      const reply = await transport(server, query, { timeoutMs, signal: options.signal });
       this.deps.onAttempt?.({ question, server, transport: name, outcome: reply.rcode });
       return reply;
     } catch (err) {
       const outcome = err instanceof AttemptError ? err.reason : 'error';
       this.deps.onAttempt?.({ question, server, transport: name, outcome });
+      if (err instanceof AttemptError) err.transport = name;
       throw err;
     }
   }
+}
+
+/** True when a reply carries an OPT record: the server speaks EDNS, so a FORMERR is about something else. */
+function hasOpt(reply: Reply): boolean {
+  return reply.additionals.some((a) => a.type === 'OPT');
+}
+
+/** A DiscoveryError's message without the " (CODE name)" suffix its constructor adds. */
+function stripCode(err: DiscoveryError): string {
+  const suffix = ` (${err.code} ${err.hostname})`;
+  return err.message.endsWith(suffix) ? err.message.slice(0, -suffix.length) : err.message;
 }

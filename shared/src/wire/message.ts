@@ -79,6 +79,32 @@ export function decodeReply(bytes: Buffer): Reply | undefined {
   }
 }
 
+/**
+ * Why `name` cannot be a DNS name to query or dial, or undefined when it can: at most 253 characters
+ * (255 octets on the wire, RFC 1035 §2.3.4), labels of 1–63 octets of letters, digits, `-` and `_` (Cloud
+ * Map's names carry `_`), no label starting or ending with `-`. A trailing root dot is allowed.
+ */
+export function invalidNameReason(name: string): string | undefined {
+  if (typeof name !== 'string') return 'not a string';
+  const n = name.endsWith('.') ? name.slice(0, -1) : name;
+  if (n.length === 0) return 'empty';
+  if (n.length > 253) return `${n.length} characters (at most 253)`;
+  for (const label of n.split('.')) {
+    if (label.length === 0) return 'an empty label';
+    if (label.length > 63) return `a label of ${label.length} characters (at most 63)`;
+    if (!LABEL.test(label)) return `the label "${printable(label)}" has characters other than a-z 0-9 - _`;
+  }
+  return undefined;
+}
+
+const LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?$/;
+
+/** Text from DNS made safe and short for messages and logs: control characters escaped, at most 80 chars. */
+export function printable(text: string, max = 80): string {
+  const escaped = JSON.stringify(text).slice(1, -1);
+  return escaped.length > max ? `${escaped.slice(0, max)}…` : escaped;
+}
+
 /** Names compare case-insensitively (RFC 4343) and without a trailing dot. */
 export function sameName(a: string, b: string): boolean {
   return normalizeName(a) === normalizeName(b);

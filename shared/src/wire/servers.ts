@@ -1,5 +1,5 @@
 import { promises as dns } from 'node:dns';
-import { isIP } from 'node:net';
+import { SocketAddress, isIP } from 'node:net';
 
 /** A DNS server to ask: address and port. */
 export interface DnsServer {
@@ -32,7 +32,10 @@ export function parseServer(spec: string): DnsServer {
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new TypeError(`DNS server "${spec}" has an invalid port (expected 1-65535)`);
   }
-  return { host, port, family: family as 4 | 6 };
+  // Canonical form (RFC 5952): replies are matched on their source address, which the kernel reports
+  // canonically, so `0:0:0:0:0:0:0:1` must become `::1` or every reply from it would be dropped.
+  const canonical = family === 6 ? new SocketAddress({ address: host, family: 'ipv6' }).address : host;
+  return { host: canonical, port, family: family as 4 | 6 };
 }
 
 /** Parses a comma-separated list such as `DNS_SERVERS`. @throws {TypeError} on an empty list or a bad entry. */

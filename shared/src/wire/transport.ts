@@ -9,11 +9,17 @@ export class AttemptError extends Error {
   constructor(
     readonly reason: AttemptFailure,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; errno?: string },
   ) {
     super(message, options);
     this.name = 'AttemptError';
+    this.errno = options?.errno;
   }
+
+  /** The socket's errno (`ENETUNREACH`, `EACCES`…) for `refused` and `network` failures. */
+  readonly errno?: string;
+  /** The transport the attempt used, once known. */
+  transport?: 'udp' | 'tcp';
 }
 
 /** Sends one query to one server and resolves with the first reply that answers it. */
@@ -73,17 +79,21 @@ export function runAttempt(
     try {
       cleanup = start(settle);
     } catch (err) {
-      settle.fail(new AttemptError('network', 'could not send the query', { cause: err }));
+      settle.fail(socketFailure(err as NodeJS.ErrnoException));
     }
     // start() may have settled synchronously before cleanup was assigned.
     if (done) cleanup?.();
   });
 }
 
-/** Maps a socket error to an attempt failure: refusals are worth telling apart from silence. */
+/**
+ * Maps a socket error to an attempt failure that keeps its errno: a refusal (ICMP port unreachable) is
+ * worth telling apart from silence, and from a network that has no route to the server at all.
+ */
 export function socketFailure(err: NodeJS.ErrnoException): AttemptError {
-  const refused = err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET';
+  const refused = err.code === 'ECONNREFUSED';
   return new AttemptError(refused ? 'refused' : 'network', `${err.code ?? 'socket error'}: ${err.message}`, {
     cause: err,
+    errno: err.code,
   });
 }
