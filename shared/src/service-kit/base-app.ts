@@ -23,10 +23,18 @@ export const SECURITY_HEADERS: ReadonlyArray<[string, string]> = [
 /** Largest JSON body either service accepts; above it: 413. */
 export const BODY_LIMIT = '100kb';
 
+/** `Cache-Control: no-store` for answers that describe the moment (health, readiness, metrics, discovery). */
+export const noStore: RequestHandler = (_req, res, next) => {
+  res.setHeader('Cache-Control', 'no-store');
+  next();
+};
+
 /**
- * An Express app with what both services share: no `x-powered-by`, JSON bodies up to 100 kB,
- * `Connection: close` while draining (keep-alive clients move to other tasks before the server closes),
- * an optional request logger first (so every response is logged), security headers, metrics and `GET /metrics`, `GET /healthz` (liveness, calls nothing) and `GET /readyz` (503 while draining).
+ * An Express app with what both services share: no `x-powered-by`, JSON bodies up to 100 kB, an
+ * optional request logger first (so every response is logged), then security headers and
+ * `Connection: close` while draining (keep-alive clients move to other tasks before the server closes)
+ * on every response, metrics and `GET /metrics`, `GET /healthz` (liveness, calls nothing) and
+ * `GET /readyz` (503 while draining); the ops routes answer with `Cache-Control: no-store`.
  */
 export function createBaseApp(
   state: ServingState,
@@ -36,19 +44,19 @@ export function createBaseApp(
   app.disable('x-powered-by');
   app.set('etag', false);
   if (options.requestLogger) app.use(options.requestLogger);
-  if (options.metrics) {
-    app.use(options.metrics.middleware);
-    app.get('/metrics', options.metrics.handler);
-  }
   app.use((_req, res, next) => {
     for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
     if (state.draining) res.setHeader('Connection', 'close');
     next();
   });
-  app.get('/healthz', (_req, res) => {
+  if (options.metrics) {
+    app.use(options.metrics.middleware);
+    app.get('/metrics', noStore, options.metrics.handler);
+  }
+  app.get('/healthz', noStore, (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', (_req, res) => {
+  app.get('/readyz', noStore, (_req, res) => {
     if (state.draining) res.status(503).json({ status: 'draining' });
     else res.json({ status: 'ready' });
   });

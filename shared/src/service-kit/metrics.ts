@@ -10,9 +10,28 @@ export interface ServiceMetrics {
   readonly handler: RequestHandler;
 }
 
+/** Methods that get their own `method` label (RFC 9110 §9 plus PATCH); any other of Node's 34 is `OTHER`. */
+const KNOWN_METHODS = new Set([
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'CONNECT',
+  'OPTIONS',
+  'TRACE',
+  'PATCH',
+]);
+
+/** The `method` label of a request: a known method as is, anything else `OTHER` (bounded cardinality). */
+export function methodLabel(method: string | undefined): string {
+  return method !== undefined && KNOWN_METHODS.has(method) ? method : 'OTHER';
+}
+
 /**
  * One registry per app (not prom-client's global one), so several apps can live in one process (tests,
- * `npm start`). Route labels use the matched pattern, never the raw path, so label cardinality stays bounded.
+ * `npm start`). Route labels use the matched pattern, never the raw path, and methods outside
+ * `KNOWN_METHODS` count as `OTHER`, so label cardinality stays bounded.
  */
 export function createServiceMetrics(
   service: string,
@@ -38,7 +57,11 @@ export function createServiceMetrics(
     const start = process.hrtime.bigint();
     res.once('finish', () => {
       const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
-      const labels = { method: req.method, route: String(route), status: String(res.statusCode) };
+      const labels = {
+        method: methodLabel(req.method),
+        route: String(route),
+        status: String(res.statusCode),
+      };
       requests.inc(labels);
       duration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
     });
