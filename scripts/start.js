@@ -24,36 +24,105 @@ function say(line) {
   process.stdout.write(`${line}\n`);
 }
 
-/** Starts `node <main>` as `name`; resolves with its first log record matching `ready`. */
-function launch(name, main, env, ready) {
+/** How long each child may take to report that it listens and answer `/readyz` 200. */
+const START_TIMEOUT_MS = parseTimeout(process.env.START_TIMEOUT_MS, 30_000);
+
+function parseTimeout(value, fallback) {
+  if (value === undefined || value.trim() === '') return fallback;
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms <= 0) {
+    process.stderr.write(
+      `npm start: START_TIMEOUT_MS must be a positive number of milliseconds, got ${JSON.stringify(value)}\n`,
+    );
+    process.exit(1);
+  }
+  return ms;
+}
+
+/**
+ * Starts `node <main>` as `name`; resolves with `{host, port}` once it is ready. Readiness does not depend
+ * on the log level: the service reports where it listens over the IPC channel (announceListening in the
+ * service kit), then `/readyz` must answer 200, all within START_TIMEOUT_MS.
+ */
+function launch(name, main, env) {
   const child = spawn(process.execPath, [path.join(ROOT, main)], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     // Own process group: Ctrl-C reaches only this script, which then stops the children in order.
     detached: true,
   });
   children.set(name, child);
+  const recent = []; // its last lines, for the error message when it never gets ready
+  const remember = (line) => {
+    recent.push(line);
+    if (recent.length > 10) recent.shift();
+  };
+  const onLine = (line) => {
+    remember(line);
+    let record;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      say(`[${name}] ${line}`);
+      return;
+    }
+    if (record.level >= SHOW_LEVEL || record.msg === 'endpoint set changed')
+      say(`[${name}] ${describe(record)}`);
+  };
+  readline.createInterface({ input: child.stdout }).on('line', onLine);
+  readline.createInterface({ input: child.stderr }).on('line', (line) => {
+    remember(line);
+    say(`[${name}] ${line}`);
+  });
+
+  let settled = false;
   return new Promise((resolve, reject) => {
-    const onLine = (line) => {
-      let record;
-      try {
-        record = JSON.parse(line);
-      } catch {
-        say(`[${name}] ${line}`);
-        return;
-      }
-      if (ready(record)) resolve(record);
-      if (record.level >= SHOW_LEVEL || record.msg === 'endpoint set changed')
-        say(`[${name}] ${describe(record)}`);
+    const fail = (why) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      const tail = recent.length ? `; its last output:\n  ${recent.join('\n  ')}` : '; it printed nothing';
+      reject(new Error(`${name} ${why}${tail}`));
     };
-    readline.createInterface({ input: child.stdout }).on('line', onLine);
-    readline.createInterface({ input: child.stderr }).on('line', (line) => say(`[${name}] ${line}`));
+    const timer = setTimeout(
+      () => fail(`was not ready within ${START_TIMEOUT_MS} ms (START_TIMEOUT_MS)`),
+      START_TIMEOUT_MS,
+    );
+    child.on('message', (message) => {
+      if (settled || message?.type !== 'listening' || typeof message.port !== 'number') return;
+      const host = ['0.0.0.0', '::', ''].includes(message.host) ? '127.0.0.1' : message.host;
+      waitReady(host, message.port, () => settled).then(
+        () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          if (child.connected) child.disconnect();
+          resolve({ host, port: message.port });
+        },
+        (err) => fail(err.message),
+      );
+    });
     child.on('exit', (code, signal) => {
       children.delete(name);
-      reject(new Error(`${name} exited (${signal ?? code}) before it was ready`));
+      fail(`exited (${signal ?? code}) before it was ready`);
       if (!stopping) onUnexpectedExit(name, code, signal);
     });
   });
+}
+
+/** Polls `/readyz` until it answers 200 or `givenUp()` (the start timeout fired). */
+async function waitReady(host, port, givenUp) {
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/readyz`;
+  while (!givenUp()) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      await res.body?.cancel();
+      if (res.status === 200) return;
+    } catch {
+      // not accepting yet: try again
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** One readable line for a child's pino record. */
@@ -86,11 +155,16 @@ async function stop(code) {
   process.exit(code);
 }
 
+/** SIGTERM, then SIGKILL if the child has not exited after its drain and close grace. */
 function stopChild(name) {
   const child = children.get(name);
   if (!child) return Promise.resolve();
   return new Promise((resolve) => {
-    child.once('exit', resolve);
+    const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
     child.kill('SIGTERM');
   });
 }
@@ -111,22 +185,21 @@ async function main() {
   for (let i = 0; i < B_COUNT; i++) {
     const taskId = randomBytes(16).toString('hex'); // shaped like an ECS task id
     const name = `service-b ${taskId}`;
-    const record = await launch(
-      name,
-      'service-b/dist/main.js',
-      { PORT: '0', HOST: '127.0.0.1', INSTANCE_ID: taskId, DRAIN_DELAY_MS: '1000' },
-      (r) => typeof r.port === 'number' && /listening/.test(r.msg),
-    );
+    const record = await launch(name, 'service-b/dist/main.js', {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      INSTANCE_ID: taskId,
+      DRAIN_DELAY_MS: '1000',
+    });
     dns.register(taskId, '127.0.0.1', record.port);
     tasks.push({ taskId, port: record.port });
   }
 
-  const a = await launch(
-    'service-a',
-    'service-a/dist/main.js',
-    { PORT: A_PORT, DNS_SERVERS: dnsServer, SERVICE_B_SRV: SRV_NAME },
-    (r) => typeof r.port === 'number' && /listening/.test(r.msg),
-  );
+  const a = await launch('service-a', 'service-a/dist/main.js', {
+    PORT: A_PORT,
+    DNS_SERVERS: dnsServer,
+    SERVICE_B_SRV: SRV_NAME,
+  });
 
   say('');
   say(`dev DNS (Cloud Map-like)  ${dnsServer}   zone ecs.internal, SRV ${SRV_NAME}, TTL 10 s`);

@@ -3,6 +3,7 @@ import {
   createBaseApp,
   createServiceMetrics,
   methodNotAllowed,
+  noStore,
   notFound,
   parseBody,
   problemErrorHandler,
@@ -64,7 +65,7 @@ export function createApp(deps: AppDeps): Express {
 
   app
     .route('/discovery')
-    .get((_req, res) => {
+    .get(noStore, (_req, res) => {
       res.json(deps.discovery());
     })
     .all(methodNotAllowed(['GET']));

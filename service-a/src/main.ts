@@ -1,7 +1,9 @@
 import {
+  announceListening,
   ConfigError,
   createServiceMetrics,
   exitOnSignals,
+  LOG_REDACT_PATHS,
   requestId,
   startServer,
 } from '@ecs-srv/shared/service-kit';
@@ -16,7 +18,11 @@ import { registerDiscoveryMetrics } from './discovery-metrics';
 const CLOSE_GRACE_MS = 10_000;
 
 async function main(config: Config): Promise<void> {
-  const logger = pino({ level: config.LOG_LEVEL, base: { service: 'service-a' } });
+  const logger = pino({
+    level: config.LOG_LEVEL,
+    base: { service: 'service-a' },
+    redact: { paths: [...LOG_REDACT_PATHS], censor: '[Redacted]' },
+  });
   const discovery = createBRoute(config, logger.child({ module: 'discovery' }));
   if (config.SERVICE_B_URL)
     logger.warn({ url: config.SERVICE_B_URL.href }, 'SERVICE_B_URL set: discovery is off');
@@ -59,6 +65,7 @@ async function main(config: Config): Promise<void> {
     state,
     drainDelayMs: config.DRAIN_DELAY_MS,
     closeTimeoutMs: CLOSE_GRACE_MS,
+    logger,
   });
   logger.info(
     {
@@ -69,6 +76,7 @@ async function main(config: Config): Promise<void> {
     },
     `service-a listening on ${running.host}:${running.port}`,
   );
+  announceListening({ service: 'service-a', host: running.host, port: running.port });
   // Warm the cache so the first request does not wait on DNS; a failure here is only logged.
   discovery.resolver?.resolve(config.SERVICE_B_SRV).catch((err: unknown) => {
     logger.warn(

@@ -1,7 +1,9 @@
 import {
+  announceListening,
   ConfigError,
   createServiceMetrics,
   exitOnSignals,
+  LOG_REDACT_PATHS,
   requestId,
   startServer,
 } from '@ecs-srv/shared/service-kit';
@@ -15,7 +17,11 @@ import { resolveInstanceId } from './identity';
 const CLOSE_GRACE_MS = 10_000;
 
 async function main(config: Config): Promise<void> {
-  const logger = pino({ level: config.LOG_LEVEL, base: { service: 'service-b' } });
+  const logger = pino({
+    level: config.LOG_LEVEL,
+    base: { service: 'service-b' },
+    redact: { paths: [...LOG_REDACT_PATHS], censor: '[Redacted]' },
+  });
   const { instanceId, source } = await resolveInstanceId({
     instanceId: config.INSTANCE_ID,
     metadataUri: config.ECS_CONTAINER_METADATA_URI_V4,
@@ -39,6 +45,7 @@ async function main(config: Config): Promise<void> {
     state,
     drainDelayMs: config.DRAIN_DELAY_MS,
     closeTimeoutMs: CLOSE_GRACE_MS,
+    logger,
   });
   logger.info(
     {
@@ -50,6 +57,7 @@ async function main(config: Config): Promise<void> {
     },
     `service-b listening on ${running.host}:${running.port}`,
   );
+  announceListening({ service: 'service-b', host: running.host, port: running.port });
   exitOnSignals(() => running.stop(), {
     logger,
     hardTimeoutMs: config.DRAIN_DELAY_MS + CLOSE_GRACE_MS + 5_000,
