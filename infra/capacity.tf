@@ -2,10 +2,18 @@
 # task type. Each instance joins the cluster with the ECS attribute TaskType,
 # which the services' memberOf placement constraints select on.
 #
-# No ECS capacity providers: the seed runs B with launch_type = "EC2", which an
-# aws_ecs_service cannot combine with a capacity_provider_strategy, and managed
-# scaling would not count tasks placed by launch type. Size the groups with
-# var.capacity instead.
+# Each group is also an ECS capacity provider with managed instance draining:
+# when the group removes an instance (scale-in, instance refresh, AZ rebalance,
+# maximum instance lifetime), ECS holds it in a termination lifecycle hook, sets
+# the container instance to DRAINING, lets the services replace its tasks (B's
+# drain and stopTimeout included) and only then lets it terminate.
+#
+# The services keep the seed's launch_type = "EC2": a service takes either a
+# launch type or a capacity provider strategy, and draining is a property of the
+# container instance, whichever way its tasks were placed. Managed scaling and
+# managed termination protection stay off: ECS sizes a group only for tasks
+# placed through a capacity provider strategy, so the groups keep the fixed
+# sizes of var.capacity.
 
 data "aws_ssm_parameter" "ecs_ami" {
   name = var.ecs_ami_ssm_parameter
@@ -36,6 +44,7 @@ resource "aws_launch_template" "ecs" {
   vpc_security_group_ids = [aws_security_group.instances.id]
   user_data              = base64encode(local.ecs_user_data[each.key])
   update_default_version = true
+  tags                   = local.tags
 
   iam_instance_profile {
     arn = aws_iam_instance_profile.ecs_instance.arn
@@ -92,6 +101,23 @@ resource "aws_autoscaling_group" "ecs" {
     version = aws_launch_template.ecs[each.key].latest_version
   }
 
+  # ECS tags a group it manages as a capacity provider; declared here so that
+  # plans show no drift.
+  tag {
+    key                 = "AmazonECSManaged"
+    value               = "true"
+    propagate_at_launch = true
+  }
+
+  dynamic "tag" {
+    for_each = { for key, value in local.tags : key => value if !contains(["Name", "TaskType", "AmazonECSManaged"], key) }
+    content {
+      key                 = tag.key
+      value               = tag.value
+      propagate_at_launch = true
+    }
+  }
+
   tag {
     key                 = "Name"
     value               = "${local.name}-${each.key}"
@@ -104,6 +130,33 @@ resource "aws_autoscaling_group" "ecs" {
     propagate_at_launch = true
   }
 
-  # Instances replaced by an auto scaling activity are not drained by ECS first;
-  # see README ("Updating the AMI") for the drain-then-replace procedure.
+  # ECS adds its managed-draining termination lifecycle hook to the group
+  # itself; this resource leaves alone hooks it did not declare.
+}
+
+resource "aws_ecs_capacity_provider" "ecs" {
+  for_each = local.task_types
+
+  # CreateCapacityProvider refuses names that start with "aws", "ecs" or
+  # "fargate" (the default prefix is "ecs-srv"): hence the leading "cp-".
+  name = "cp-${local.name}-${replace(each.key, "_", "-")}"
+
+  auto_scaling_group_provider {
+    auto_scaling_group_arn         = aws_autoscaling_group.ecs[each.key].arn
+    managed_draining               = "ENABLED"
+    managed_termination_protection = "DISABLED"
+
+    managed_scaling {
+      status = "DISABLED"
+    }
+  }
+
+  tags = local.tags
+}
+
+# Associates the providers with the cluster (ECS drains only instances of a
+# cluster's providers). No default strategy: the services place by launch type.
+resource "aws_ecs_cluster_capacity_providers" "ecs_cluster" {
+  cluster_name       = aws_ecs_cluster.ecs_cluster.name
+  capacity_providers = [for cp in aws_ecs_capacity_provider.ecs : cp.name]
 }

@@ -13,6 +13,8 @@ resource "aws_ecr_repository" "service_a" {
   encryption_configuration {
     encryption_type = "AES256"
   }
+
+  tags = local.tags
 }
 
 resource "aws_ecr_repository" "service_b" {
@@ -27,6 +29,8 @@ resource "aws_ecr_repository" "service_b" {
   encryption_configuration {
     encryption_type = "AES256"
   }
+
+  tags = local.tags
 }
 
 locals {

@@ -6,4 +6,6 @@ resource "aws_ecs_cluster" "ecs_cluster" {
     name  = "containerInsights"
     value = var.enable_container_insights ? "enabled" : "disabled"
   }
+
+  tags = local.tags
 }

@@ -5,7 +5,18 @@ locals {
   # Cloud Map publishes <service>.<namespace>; A looks it up through the
   # instance's resolver (bridge-mode containers inherit the host's resolv.conf,
   # i.e. the VPC resolver), so DNS_SERVERS stays unset.
-  service_b_srv_name = "${aws_service_discovery_service.service_b.name}.${aws_service_discovery_private_dns_namespace.ecs_namespace.name}"
+  service_b_srv_name = "${aws_service_discovery_service.service_b.name}.${local.namespace_name}"
+
+  # DISCOVERY_SOURCE=cloudmap: A asks the Cloud Map API (DiscoverInstances) with
+  # its task role instead of DNS; the SDK reads AWS_REGION.
+  service_a_discovery_environment = var.service_a_discovery_source == "cloudmap" ? [
+    { name = "DISCOVERY_SOURCE", value = "cloudmap" },
+    { name = "CLOUDMAP_NAMESPACE", value = local.namespace_name },
+    { name = "CLOUDMAP_SERVICE", value = aws_service_discovery_service.service_b.name },
+    { name = "AWS_REGION", value = local.region },
+    ] : [
+    { name = "DISCOVERY_SOURCE", value = "dns" },
+  ]
 }
 
 resource "aws_ecs_task_definition" "service_a" {
@@ -27,11 +38,11 @@ resource "aws_ecs_task_definition" "service_a" {
         { containerPort = local.service_a_container_port, hostPort = 0, protocol = "tcp" },
       ]
 
-      environment = [
+      environment = concat([
         { name = "PORT", value = tostring(local.service_a_container_port) },
         { name = "SERVICE_B_SRV", value = local.service_b_srv_name },
         { name = "LOG_LEVEL", value = var.log_level },
-      ]
+      ], local.service_a_discovery_environment)
 
       healthCheck = {
         command     = ["CMD", "node", "-e", format(local.healthcheck_node_script, local.service_a_container_port)]
@@ -49,7 +60,7 @@ resource "aws_ecs_task_definition" "service_a" {
         logDriver = "awslogs"
         options = {
           "awslogs-group"         = aws_cloudwatch_log_group.service_a.name
-          "awslogs-region"        = var.aws_region
+          "awslogs-region"        = local.region
           "awslogs-stream-prefix" = "service-a"
           "mode"                  = "non-blocking"
           "max-buffer-size"       = "25m"
@@ -57,6 +68,8 @@ resource "aws_ecs_task_definition" "service_a" {
       }
     },
   ])
+
+  tags = local.tags
 }
 
 resource "aws_ecs_service" "service_a" {
@@ -98,8 +111,18 @@ resource "aws_ecs_service" "service_a" {
 
   enable_ecs_managed_tags = true
   propagate_tags          = "SERVICE"
+  tags                    = local.tags
 
-  # ECS refuses a target group that no listener uses yet; on destroy the
-  # service goes before the instances and the execution role's permissions.
-  depends_on = [aws_iam_role_policy.task_execution, aws_autoscaling_group.ecs, aws_lb_listener.http]
+  # ECS refuses a target group that no listener (rule) forwards to yet; on
+  # destroy the service goes before the instances, their capacity providers and
+  # the execution role's permissions.
+  depends_on = [
+    aws_iam_role_policy.task_execution,
+    aws_autoscaling_group.ecs,
+    aws_ecs_cluster_capacity_providers.ecs_cluster,
+    aws_lb_listener.http,
+    aws_lb_listener.https,
+    aws_lb_listener_rule.api,
+    aws_iam_role_policy.service_a_cloudmap,
+  ]
 }

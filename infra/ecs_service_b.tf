@@ -26,6 +26,8 @@ resource "aws_ecs_task_definition" "service_b_containers" {
 
       environment = [
         { name = "PORT", value = tostring(local.service_b_container_port) },
+        # Set here, not left to B's code default: the right value depends on
+        # Cloud Map and Route 53 (see var.service_b_drain_delay_ms).
         { name = "DRAIN_DELAY_MS", value = tostring(var.service_b_drain_delay_ms) },
         { name = "LOG_LEVEL", value = var.log_level },
       ]
@@ -47,7 +49,7 @@ resource "aws_ecs_task_definition" "service_b_containers" {
         logDriver = "awslogs"
         options = {
           "awslogs-group"         = aws_cloudwatch_log_group.service_b.name
-          "awslogs-region"        = var.aws_region
+          "awslogs-region"        = local.region
           "awslogs-stream-prefix" = "service-b"
           "mode"                  = "non-blocking"
           "max-buffer-size"       = "25m"
@@ -55,6 +57,8 @@ resource "aws_ecs_task_definition" "service_b_containers" {
       }
     },
   ])
+
+  tags = local.tags
 }
 
 resource "aws_ecs_service" "service_b_containers" {
@@ -64,9 +68,13 @@ resource "aws_ecs_service" "service_b_containers" {
   desired_count   = var.service_b_desired_count
   launch_type     = "EC2"
 
-  # The seed's values: a deployment stops old tasks before it starts new ones.
-  deployment_minimum_healthy_percent = 0
-  deployment_maximum_percent         = 100
+  # Default: the seed's 0 %/100 % (a deployment stops the old tasks before it
+  # starts new ones: no spare capacity needed, but a gap in which
+  # service_b.ecs.internal is NXDOMAIN). var.service_b_zero_gap_deployment:
+  # 100 %/200 % (new tasks register before old ones stop; dynamic host ports let
+  # both run on one instance).
+  deployment_minimum_healthy_percent = var.service_b_zero_gap_deployment ? 100 : 0
+  deployment_maximum_percent         = var.service_b_zero_gap_deployment ? 200 : 100
 
   placement_constraints {
     type       = "memberOf"
@@ -98,8 +106,14 @@ resource "aws_ecs_service" "service_b_containers" {
 
   enable_ecs_managed_tags = true
   propagate_tags          = "SERVICE"
+  tags                    = local.tags
 
-  # On destroy, the service (and its tasks) goes before the instances and the
-  # execution role's permissions, so tasks drain instead of being cut off.
-  depends_on = [aws_iam_role_policy.task_execution, aws_autoscaling_group.ecs]
+  # On destroy, the service (and its tasks) goes before the instances, their
+  # capacity providers (managed draining) and the execution role's permissions,
+  # so tasks drain instead of being cut off.
+  depends_on = [
+    aws_iam_role_policy.task_execution,
+    aws_autoscaling_group.ecs,
+    aws_ecs_cluster_capacity_providers.ecs_cluster,
+  ]
 }

@@ -15,6 +15,7 @@ resource "aws_iam_role" "ecs_instance" {
   name               = "${local.name}-ecs-instance"
   description        = "ECS container instances of ${local.name}: ECS agent, optional SSM Session Manager"
   assume_role_policy = data.aws_iam_policy_document.ec2_assume_role.json
+  tags               = local.tags
 }
 
 # The AWS-managed policy for the ECS agent (register the instance, poll for
@@ -34,6 +35,7 @@ resource "aws_iam_role_policy_attachment" "ecs_instance_ssm" {
 resource "aws_iam_instance_profile" "ecs_instance" {
   name = "${local.name}-ecs-instance"
   role = aws_iam_role.ecs_instance.name
+  tags = local.tags
 }
 
 # Tasks -----------------------------------------------------------------------
@@ -76,7 +78,7 @@ data "aws_iam_policy_document" "ecs_task_role_assume_role" {
     condition {
       test     = "ArnLike"
       variable = "aws:SourceArn"
-      values   = ["arn:${local.partition}:ecs:${var.aws_region}:${local.account_id}:*"]
+      values   = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:*"]
     }
   }
 }
@@ -87,6 +89,7 @@ resource "aws_iam_role" "task_execution" {
   name               = "${local.name}-task-execution"
   description        = "ECS task execution role of ${local.name}: pull the service images, write their logs"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume_role.json
+  tags               = local.tags
 }
 
 data "aws_iam_policy_document" "task_execution" {
@@ -128,17 +131,53 @@ resource "aws_iam_role_policy" "task_execution" {
   policy = data.aws_iam_policy_document.task_execution.json
 }
 
-# The services call no AWS API: their task roles carry no permissions at all.
-# They exist so that a container never falls back to other credentials, and
-# as the place to grant something should a service ever need it.
+# B calls no AWS API, and neither does A with DNS discovery: their task roles
+# carry no permissions then. They exist so that a container never falls back to
+# other credentials. With var.service_a_discovery_source = "cloudmap", A's role
+# may read this one Cloud Map service's instances, nothing else.
 resource "aws_iam_role" "service_a_task" {
   name               = "${local.name}-service-a-task"
-  description        = "Task role of service A: no AWS permissions"
+  description        = "Task role of service A: no AWS permissions, or DiscoverInstances on service_b with cloudmap discovery"
   assume_role_policy = data.aws_iam_policy_document.ecs_task_role_assume_role.json
+  tags               = local.tags
 }
 
 resource "aws_iam_role" "service_b_task" {
   name               = "${local.name}-service-b-task"
   description        = "Task role of service B: no AWS permissions"
   assume_role_policy = data.aws_iam_policy_document.ecs_task_role_assume_role.json
+  tags               = local.tags
+}
+
+# DiscoverInstances and DiscoverInstancesRevision take no resource ARN (the
+# resource is "*"); the condition keys narrow them to this namespace and service.
+data "aws_iam_policy_document" "service_a_cloudmap" {
+  statement {
+    sid = "DiscoverServiceB"
+    actions = [
+      "servicediscovery:DiscoverInstances",
+      "servicediscovery:DiscoverInstancesRevision",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "servicediscovery:NamespaceName"
+      values   = [local.namespace_name]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "servicediscovery:ServiceName"
+      values   = [aws_service_discovery_service.service_b.name]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "service_a_cloudmap" {
+  count = var.service_a_discovery_source == "cloudmap" ? 1 : 0
+
+  name   = "discover-service-b"
+  role   = aws_iam_role.service_a_task.id
+  policy = data.aws_iam_policy_document.service_a_cloudmap.json
 }

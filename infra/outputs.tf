@@ -1,16 +1,26 @@
 output "namespace_id" {
   description = "ID of the Cloud Map private DNS namespace ecs.internal."
-  value       = aws_service_discovery_private_dns_namespace.ecs_namespace.id
+  value       = local.namespace_id
+}
+
+output "namespace_arn" {
+  description = "ARN of the Cloud Map private DNS namespace ecs.internal."
+  value       = local.namespace_arn
+}
+
+output "namespace_soa_ttl_seconds" {
+  description = "SOA TTL of the namespace: how long resolvers cache a negative answer for service_b.ecs.internal."
+  value       = var.namespace_soa_ttl_seconds
 }
 
 output "namespace_name" {
   description = "Name of the private DNS namespace (the DNS zone), ecs.internal."
-  value       = aws_service_discovery_private_dns_namespace.ecs_namespace.name
+  value       = local.namespace_name
 }
 
 output "namespace_hosted_zone_id" {
   description = "ID of the Route 53 private hosted zone Cloud Map created for the namespace."
-  value       = aws_service_discovery_private_dns_namespace.ecs_namespace.hosted_zone
+  value       = local.namespace_hosted_zone_id
 }
 
 output "service_b_discovery_service_arn" {
@@ -49,8 +59,8 @@ output "alb_dns_name" {
 }
 
 output "service_a_url" {
-  description = "Base URL of service A through the ALB, e.g. <url>/api/whoami (null when enable_alb is false)."
-  value       = var.enable_alb ? "http://${aws_lb.service_a[0].dns_name}" : null
+  description = "Base URL of service A through the ALB, e.g. <url>/api/whoami: https:// with a certificate (use a DNS name the certificate covers instead of the ALB's), null when enable_alb is false."
+  value       = var.enable_alb ? "${local.alb_https ? "https" : "http"}://${aws_lb.service_a[0].dns_name}" : null
 }
 
 output "ecr_repository_urls" {
@@ -77,4 +87,9 @@ output "autoscaling_group_names" {
 output "instance_security_group_id" {
   description = "Security group of the container instances."
   value       = aws_security_group.instances.id
+}
+
+output "capacity_provider_names" {
+  description = "ECS capacity providers (managed instance draining) of the auto scaling groups, by task type."
+  value       = { for task_type, cp in aws_ecs_capacity_provider.ecs : task_type => cp.name }
 }

@@ -1,17 +1,21 @@
-variable "aws_region" {
-  type        = string
-  description = "AWS Region to deploy into, e.g. eu-west-1."
-  default     = "ap-northeast-1"
-}
-
 variable "prefix" {
   type        = string
-  description = "Name prefix for every resource (cluster, roles, repositories, log groups, ALB). Lowercase letters, digits and hyphens; short enough for ALB and target group names (32 characters)."
+  description = "Name prefix for every resource (cluster, roles, repositories, log groups, ALB). 2-20 characters: lowercase words of letters and digits joined by single hyphens, starting with a letter (ECR repository names allow no trailing or doubled hyphen; ALB and target group names stop at 32 characters)."
   default     = "ecs-srv"
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,19}$", var.prefix))
-    error_message = "The prefix must be 2-20 characters: a lowercase letter, then lowercase letters, digits or hyphens."
+    # ECR: [a-z0-9]+ components joined by single separators; ALB/target group:
+    # letters, digits, hyphens, no hyphen at either end, 32 at most ("-a" added).
+    condition     = length(var.prefix) >= 2 && length(var.prefix) <= 20 && can(regex("^[a-z][a-z0-9]*(-[a-z0-9]+)*$", var.prefix))
+    error_message = "The prefix must be 2-20 characters: lowercase letters and digits, starting with a letter, with single hyphens between words (no hyphen at the end, no \"--\")."
+  }
+
+  validation {
+    # The ALB is named "<prefix>-a": ELB refuses names that begin with
+    # "internal-". Security groups are named "<prefix>-instances-..." and
+    # "<prefix>-alb-...": EC2 refuses group names that begin with "sg-".
+    condition     = !startswith("${var.prefix}-", "internal-") && !startswith("${var.prefix}-", "sg-")
+    error_message = "The prefix must not be \"internal\" or \"sg\" or begin with \"internal-\" or \"sg-\" (names AWS reserves for load balancers and security groups)."
   }
 }
 
@@ -61,13 +65,41 @@ variable "alb_subnet_ids" {
 
 variable "alb_ingress_cidrs" {
   type        = list(string)
-  description = "IPv4 CIDR blocks allowed to reach the ALB listener on port 80. Empty: nobody (add your own address, e.g. [\"203.0.113.7/32\"])."
+  description = "IPv4 CIDR blocks allowed to reach the ALB listeners (80, and 443 with a certificate). Empty: nobody (add your own address, e.g. [\"203.0.113.7/32\"])."
   default     = []
 
   validation {
     condition     = alltrue([for cidr in var.alb_ingress_cidrs : can(cidrnetmask(cidr))])
     error_message = "Every entry of alb_ingress_cidrs must be an IPv4 CIDR block such as 203.0.113.0/24."
   }
+}
+
+variable "alb_certificate_arn" {
+  type        = string
+  description = "ACM certificate ARN for an HTTPS listener on 443; HTTP on 80 then redirects to it (301). Null: HTTP only."
+  default     = null
+
+  validation {
+    condition     = var.alb_certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$", var.alb_certificate_arn))
+    error_message = "alb_certificate_arn must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>) or null."
+  }
+}
+
+variable "alb_ssl_policy" {
+  type        = string
+  description = "Security policy of the HTTPS listener (TLS 1.3 and 1.2 only by default)."
+  default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+  validation {
+    condition     = startswith(var.alb_ssl_policy, "ELBSecurityPolicy-")
+    error_message = "alb_ssl_policy must name an ELB security policy (ELBSecurityPolicy-...)."
+  }
+}
+
+variable "alb_expose_operator_paths" {
+  type        = bool
+  description = "Forward every path to service A, including its operator routes (/, /discovery, /metrics, /healthz, /readyz), which show internal addresses, ports, task ids and traffic. Off: only /api/* is forwarded and the ALB answers 404 for the rest."
+  default     = false
 }
 
 variable "capacity" {
@@ -158,13 +190,42 @@ variable "service_b_memory_mib" {
 
 variable "service_b_drain_delay_ms" {
   type        = number
-  description = "B's DRAIN_DELAY_MS: after SIGTERM B answers /readyz with 503 but keeps serving this long, then closes. At least the SRV TTL (10 s) because ECS stops a task without waiting for resolvers' caches to expire. The container's stopTimeout is derived from it (+15 s)."
-  default     = 15000
+  description = "B's DRAIN_DELAY_MS: after SIGTERM B answers /readyz with 503 but keeps serving this long, then closes. ECS deregisters the task from Cloud Map and sends SIGTERM at once; the record can still be served until the deletion has reached every Route 53 server (up to 60 s) and then for its TTL (10 s). Default 75000 = 60 s + 10 s + 5 s margin. The container's stopTimeout is derived from it (+15 s)."
+  default     = 75000
 
   validation {
-    # 10000 = the SRV record TTL in service_discovery.tf (10 s), in milliseconds.
-    condition     = var.service_b_drain_delay_ms >= 10000 && var.service_b_drain_delay_ms <= 100000
-    error_message = "service_b_drain_delay_ms must be between 10000 (the SRV TTL of 10 s) and 100000."
+    # Floor: 60 s Route 53 propagation + the 10 s record TTL (service_discovery.tf).
+    # Ceiling: stopTimeout = drain + 15 s stays within ECS's 120 s maximum.
+    condition     = var.service_b_drain_delay_ms >= 70000 && var.service_b_drain_delay_ms <= 105000
+    error_message = "service_b_drain_delay_ms must be between 70000 (60 s propagation + the 10 s TTL) and 105000 (stopTimeout = drain + 15 s <= 120 s)."
+  }
+}
+
+variable "service_b_zero_gap_deployment" {
+  type        = bool
+  description = "Deploy B with minimum healthy 100 % / maximum 200 % (new tasks register before old ones stop) instead of the seed's 0 %/100 % (old tasks stop first: service_b.ecs.internal is NXDOMAIN until the new ones are healthy, and resolvers cache that for namespace_soa_ttl_seconds)."
+  default     = false
+}
+
+variable "namespace_soa_ttl_seconds" {
+  type        = number
+  description = "SOA TTL of the Cloud Map namespace, i.e. how long resolvers cache a negative answer (NXDOMAIN/NODATA) for service_b.ecs.internal. Keep it at most the record TTL (10 s) so that B's first task after a gap is found as soon as a new record would be."
+  default     = 10
+
+  validation {
+    condition     = var.namespace_soa_ttl_seconds >= 0 && var.namespace_soa_ttl_seconds <= 10 && floor(var.namespace_soa_ttl_seconds) == var.namespace_soa_ttl_seconds
+    error_message = "namespace_soa_ttl_seconds must be a whole number from 0 to 10 (the SRV record TTL)."
+  }
+}
+
+variable "service_a_discovery_source" {
+  type        = string
+  description = "How A finds B: \"dns\" (SRV records through the VPC resolver) or \"cloudmap\" (the Cloud Map DiscoverInstances API with A's task role, no DNS cache in between)."
+  default     = "dns"
+
+  validation {
+    condition     = contains(["dns", "cloudmap"], var.service_a_discovery_source)
+    error_message = "service_a_discovery_source must be \"dns\" or \"cloudmap\"."
   }
 }
 

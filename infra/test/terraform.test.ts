@@ -1,27 +1,26 @@
+// Static checks of infra/*.tf that Terraform cannot make itself: the provider
+// schema does not check what EC2 accepts in security group descriptions, nor
+// which names ECR, IAM, ELB, ECS and Cloud Map accept, so a mistake there shows
+// up only halfway through `terraform apply`. Everything else (references,
+// types, values, the seed's settings, variable validations) is checked by
+// Terraform itself: `npm run test:terraform` (validate + infra/tests/*.tftest.hcl).
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { format } from '@cdktf/hcl-tools';
-import { parse } from '@cdktf/hcl2json';
 import * as packet from 'dns-packet';
 import {
-  block,
   blocks,
   declarations,
-  expressionAst,
-  references,
-  referencesInAst,
-  unresolved,
+  loadTerraformFiles,
+  splitTemplate,
   type Body,
   type Declarations,
-  type Reference,
+  type Json,
   type TfFile,
-  loadTerraformFiles,
 } from './helpers/hcl';
-import { Evaluator, toJson, type Value } from './helpers/hcl-eval';
 import { parseZone, type Zone, type ZoneRecord } from './helpers/zone-file';
 
 const INFRA = join(__dirname, '..');
@@ -29,569 +28,316 @@ const ZONE_FILE = join(INFRA, 'local', 'ecs.internal.zone');
 
 let files: TfFile[];
 let decl: Declarations;
-let refs: Reference[];
-let evaluator: Evaluator;
 
 beforeAll(async () => {
   files = await loadTerraformFiles(INFRA);
   decl = declarations(files);
-  refs = await references(files);
-  evaluator = new Evaluator(decl);
 });
-
-function resource(address: string): Body {
-  const found = decl.resources.get(address);
-  if (!found) throw new Error(`resource ${address} is not declared`);
-  return found.body;
-}
 
 function resourcesOfType(type: string): [string, Body][] {
   return [...decl.resources]
     .filter(([address]) => address.startsWith(`${type}.`))
-    .map(([a, r]) => [a, r.body]);
+    .map(([address, r]) => [address, r.body]);
 }
 
-/** The expression source of a `${...}`-only attribute, e.g. `aws_ecr_repository.service_b.arn`. */
-function expressionOf(value: unknown): string {
-  const match = typeof value === 'string' ? /^\$\{([\s\S]*)\}$/.exec(value) : null;
-  if (!match) throw new Error(`expected a single expression, got ${JSON.stringify(value)}`);
-  return (match[1] as string).trim();
+function stringAttribute(body: Body, name: string, where: string): string {
+  const value = body[name];
+  if (typeof value !== 'string')
+    throw new Error(`${where}.${name} must be a string, got ${JSON.stringify(value)}`);
+  return value;
 }
 
-interface ContainerDefinition {
-  name: string;
-  image: string;
-  memory: number;
-  essential: boolean;
-  portMappings: { containerPort: number; hostPort: number; protocol: string }[];
-  environment: { name: string; value: string }[];
-  healthCheck: { command: string[]; interval: number; timeout: number; retries: number };
-  stopTimeout: number;
-  logConfiguration: { logDriver: string; options: Record<string, string> };
-}
+/** EC2: "a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*" in group and rule descriptions, up to 255. */
+const EC2_DESCRIPTION = /^[a-zA-Z0-9. _\-:/()#,@[\]+=&;{}!$*]*$/;
 
-/** container_definitions as Terraform would send it: evaluate the HCL, then read the JSON it encodes. */
-async function containerDefinitions(taskDefinition: string): Promise<ContainerDefinition[]> {
-  const encoded = await evaluator.attribute(resource(taskDefinition), 'container_definitions');
-  if (typeof encoded !== 'string') throw new Error('container_definitions must evaluate to a JSON string');
-  return JSON.parse(encoded) as ContainerDefinition[];
-}
+/** References a description may interpolate, each known to expand to EC2-safe characters. */
+const SAFE_DESCRIPTION_REFERENCES = new Set([
+  'local.name', // var.prefix: [a-z0-9-]
+  'var.prefix',
+  'each.key', // task types: [a-z_]
+  'each.value.port', // a number
+]);
 
-function env(container: ContainerDefinition): Record<string, string> {
-  return Object.fromEntries(container.environment.map(({ name, value }) => [name, value]));
-}
-
-async function variableDefault(name: string): Promise<Value> {
-  return evaluator.expression(`var.${name}`);
-}
-
-describe('infra/*.tf: syntax, format and references', () => {
-  it('when the directory is listed, then it holds the files the style guide names, one concern each', () => {
-    expect(files.map((f) => f.name)).toEqual(
-      expect.arrayContaining([
-        'versions.tf',
-        'variables.tf',
-        'outputs.tf',
-        'ecs_cluster.tf',
-        'service_discovery.tf',
-        'ecs_service_b.tf',
-        'ecs_service_a.tf',
-        'iam.tf',
-        'security_groups.tf',
-        'capacity.tf',
-        'alb.tf',
-        'ecr.tf',
-        'logs.tf',
-      ]),
-    );
-  });
-
-  it('when each .tf file is parsed with hcl2json, then it parses and declares something', async () => {
-    for (const { name, content } of files) {
-      const json = await parse(name, content);
-      expect(Object.keys(json).length).toBeGreaterThan(0);
+/**
+ * Every piece of text a description can become: its literal parts, and the string literals inside its
+ * interpolations (e.g. both arms of a conditional). Throws when an interpolation refers to something not
+ * known to be EC2-safe.
+ */
+function descriptionTexts(template: string, where: string): string[] {
+  const texts: string[] = [];
+  for (const part of splitTemplate(template)) {
+    if (part.kind === 'literal') {
+      texts.push(part.text);
+      continue;
     }
-  });
-
-  it('when each .tf file is run through hclwrite (terraform fmt), then it comes back unchanged', async () => {
-    const unformatted: string[] = [];
-    for (const { name, content } of files) {
-      if ((await format(content)) !== content) unformatted.push(name);
+    const literals = [...part.source.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1] as string);
+    texts.push(...literals);
+    const code = part.source.replace(/"((?:[^"\\]|\\.)*)"/g, '""');
+    for (const ref of code.match(/\b(?:var|local|each|count|data)\.[A-Za-z0-9_.]+/g) ?? []) {
+      if (!SAFE_DESCRIPTION_REFERENCES.has(ref)) {
+        throw new Error(
+          `${where}: description interpolates ${ref}, whose characters this check cannot vouch for`,
+        );
+      }
     }
-    expect(unformatted).toEqual([]);
-  });
+  }
+  return texts;
+}
 
-  it('when the files are merged, then no variable, local, resource, data source or output is declared twice', () => {
-    expect(decl.duplicates).toEqual([]);
-  });
-
-  it('when every expression is walked, then every reference resolves to a declaration', () => {
-    // The walk must really have seen the configuration, not an empty set.
-    expect(refs.length).toBeGreaterThan(100);
-    for (const root of ['var', 'local', 'data', 'aws_ecs_cluster', 'each', 'load_balancer']) {
-      expect(refs.some((ref) => ref.segments[0] === root)).toBe(true);
+/** Every security group and rule description in the module: [where, template]. */
+function securityGroupDescriptions(): [string, string][] {
+  const found: [string, string][] = [];
+  const types = [
+    'aws_security_group',
+    'aws_vpc_security_group_ingress_rule',
+    'aws_vpc_security_group_egress_rule',
+    'aws_security_group_rule',
+  ];
+  for (const type of types) {
+    for (const [address, body] of resourcesOfType(type)) {
+      if (body.description !== undefined)
+        found.push([address, stringAttribute(body, 'description', address)]);
+      // Inline rules of aws_security_group.
+      for (const kind of ['ingress', 'egress']) {
+        for (const rule of blocks(body[kind] as Json)) {
+          if (rule.description !== undefined) {
+            found.push([`${address}.${kind}`, stringAttribute(rule, 'description', address)]);
+          }
+        }
+      }
     }
-    const problems = refs.map((ref) => unresolved(ref, decl)).filter((p): p is string => p !== null);
-    expect(problems).toEqual([]);
+  }
+  return found;
+}
+
+// --- names ---------------------------------------------------------------------------------
+
+/**
+ * Prefixes the `prefix` variable's validation admits, at its edges: shortest, longest (20), digits,
+ * hyphens, and words AWS reserves at the start of some names (`ecs`, `aws`, `fargate`). The terraform
+ * tests check the validation itself admits and refuses what it should.
+ */
+const PREFIXES = ['ab', 'z9', 'ecs', 'aws', 'fargate', 'ecs-srv', 'a1-b2-c3-d4-e5-f6-g7'];
+const TASK_TYPES = ['service_a', 'service_b'];
+
+interface NameRule {
+  attribute: string;
+  pattern: RegExp;
+  maxLength: number;
+  /** Starts AWS refuses. */
+  forbiddenStarts?: RegExp;
+  /** Characters Terraform appends to a name_prefix. */
+  suffixLength?: number;
+}
+
+// From each API's reference (CreateRepository, CreateRole, CreateInstanceProfile, PutRolePolicy,
+// CreateLoadBalancer, CreateTargetGroup, CreateCapacityProvider, CreateCluster, CreateService,
+// RegisterTaskDefinition, CreateService (Cloud Map), CreateSecurityGroup, CreateLaunchTemplate,
+// CreateLogGroup, CreateStack, CreateAutoScalingGroup).
+const NAME_RULES: Record<string, NameRule> = {
+  aws_ecr_repository: {
+    attribute: 'name',
+    pattern: /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/,
+    maxLength: 256,
+  },
+  aws_iam_role: { attribute: 'name', pattern: /^[\w+=,.@-]+$/, maxLength: 64 },
+  aws_iam_instance_profile: { attribute: 'name', pattern: /^[\w+=,.@-]+$/, maxLength: 128 },
+  aws_iam_role_policy: { attribute: 'name', pattern: /^[\w+=,.@-]+$/, maxLength: 128 },
+  aws_lb: {
+    attribute: 'name',
+    pattern: /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/,
+    maxLength: 32,
+    forbiddenStarts: /^internal-/,
+  },
+  aws_lb_target_group: {
+    attribute: 'name',
+    pattern: /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/,
+    maxLength: 32,
+  },
+  aws_ecs_capacity_provider: {
+    attribute: 'name',
+    pattern: /^[A-Za-z0-9_-]+$/,
+    maxLength: 255,
+    forbiddenStarts: /^(?:aws|ecs|fargate)/i,
+  },
+  aws_ecs_cluster: { attribute: 'name', pattern: /^[A-Za-z0-9_-]+$/, maxLength: 255 },
+  aws_ecs_service: { attribute: 'name', pattern: /^[A-Za-z0-9_-]+$/, maxLength: 255 },
+  aws_ecs_task_definition: { attribute: 'family', pattern: /^[A-Za-z0-9_-]+$/, maxLength: 255 },
+  aws_service_discovery_service: {
+    attribute: 'name',
+    pattern: /^(?:[a-zA-Z0-9_][a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_]|[a-zA-Z0-9])$/,
+    maxLength: 127,
+  },
+  aws_security_group: {
+    attribute: 'name_prefix',
+    pattern: /^[a-zA-Z0-9. _\-:/()#,@[\]+=&;{}!$*]+$/,
+    maxLength: 255,
+    forbiddenStarts: /^sg-/,
+    suffixLength: 26,
+  },
+  aws_launch_template: {
+    attribute: 'name_prefix',
+    pattern: /^[a-zA-Z0-9().\-/_]+$/,
+    maxLength: 128,
+    suffixLength: 26,
+  },
+  aws_cloudwatch_log_group: { attribute: 'name', pattern: /^[.\-_/#A-Za-z0-9]+$/, maxLength: 512 },
+  aws_cloudformation_stack: { attribute: 'name', pattern: /^[A-Za-z][A-Za-z0-9-]*$/, maxLength: 128 },
+  aws_autoscaling_group: { attribute: 'name', pattern: /^[\u0020-\uD7FF\uE000-\uFFFD]+$/, maxLength: 255 },
+};
+
+/** Expands a name template for one prefix: every task type where it uses `each.key`. */
+function expandName(template: string, prefix: string, where: string): string[] {
+  const parts = splitTemplate(template);
+  const usesEach = parts.some((p) => p.kind === 'expression' && p.source.includes('each.key'));
+  return (usesEach ? TASK_TYPES : ['']).map((taskType) =>
+    parts
+      .map((part) => {
+        if (part.kind === 'literal') return part.text;
+        switch (part.source) {
+          case 'local.name':
+          case 'var.prefix':
+            return prefix;
+          case 'each.key':
+            return taskType;
+          case 'replace(each.key, "_", "-")':
+            return taskType.replace(/_/g, '-');
+          default:
+            throw new Error(
+              `${where}: the name interpolates ${part.source}; teach this check what it expands to`,
+            );
+        }
+      })
+      .join(''),
+  );
+}
+
+function nameProblems(name: string, rule: NameRule): string[] {
+  const problems: string[] = [];
+  if (!rule.pattern.test(name)) problems.push(`does not match ${String(rule.pattern)}`);
+  if (name.length + (rule.suffixLength ?? 0) > rule.maxLength)
+    problems.push(`is longer than ${rule.maxLength}`);
+  if (rule.forbiddenStarts?.test(name)) problems.push(`starts with ${String(rule.forbiddenStarts)}`);
+  return problems;
+}
+
+describe('what AWS accepts, which the provider schema does not check', () => {
+  it('when every security group and rule description is expanded, then each uses only the characters EC2 accepts', () => {
+    const descriptions = securityGroupDescriptions();
+    expect(descriptions.length).toBeGreaterThanOrEqual(6);
+    const bad: string[] = [];
+    for (const [where, template] of descriptions) {
+      const texts = descriptionTexts(template, where);
+      for (const text of texts)
+        if (!EC2_DESCRIPTION.test(text)) bad.push(`${where}: ${JSON.stringify(text)}`);
+      if (texts.join('').length + 20 > 255) bad.push(`${where}: longer than 255 with a 20-character prefix`);
+    }
+    expect(bad).toEqual([]);
   });
 
-  it('when a configuration refers to undeclared or wrongly indexed names, then the reference check reports each', async () => {
-    const broken = `
-      variable "used" {
-        type        = string
-        description = "x"
-      }
-      resource "aws_lb" "one" {
-        count = 1
-        name  = var.missing
-      }
-      resource "aws_lb" "plain" {
-        name = local.missing
-      }
-      output "o" {
-        description = "x"
-        value       = [aws_lb.one.arn, aws_lb.plain[0].arn, aws_nope.x.id, data.aws_nope.x.id, each.key, [for v in var.used : v]]
-      }
-    `;
-    const brokenFiles: TfFile[] = [
-      { name: 'broken.tf', content: broken, json: await parse('broken.tf', broken) },
-    ];
-    const brokenDecl = declarations(brokenFiles);
-    const problems = (await references(brokenFiles))
-      .map((ref) => unresolved(ref, brokenDecl))
-      .filter((p): p is string => p !== null);
-    expect(problems).toEqual([
-      expect.stringContaining('var.missing in aws_lb.one.name (broken.tf): no such variable'),
-      expect.stringContaining('local.missing in aws_lb.plain.name (broken.tf): no such local value'),
-      expect.stringContaining('aws_lb.one.arn in output.o.value (broken.tf): aws_lb.one has count/for_each'),
-      expect.stringContaining(
-        'aws_lb.plain[0].arn in output.o.value (broken.tf): aws_lb.plain has no count/for_each',
-      ),
-      expect.stringContaining('aws_nope.x.id in output.o.value (broken.tf): no such resource'),
-      expect.stringContaining('data.aws_nope.x.id in output.o.value (broken.tf): no such data source'),
-      expect.stringContaining('each.key in output.o.value (broken.tf): each.* outside a block with for_each'),
+  it('when a description has an apostrophe or interpolates something unknown, then the check reports it', () => {
+    const texts = descriptionTexts("To service A's ports", 'x');
+    expect(texts.every((t) => EC2_DESCRIPTION.test(t))).toBe(false);
+    expect(descriptionTexts('${each.value.port == 443 ? "HTTPS" : "HTTP"} listener', 'x')).toEqual([
+      'HTTPS',
+      'HTTP',
+      ' listener',
     ]);
+    expect(() => descriptionTexts('from ${var.alb_ingress_cidrs[0]}', 'x')).toThrow(/cannot vouch/);
   });
 
-  it('when a for expression or a dynamic block binds a name, then uses of it are not taken for references', async () => {
-    const ast = await expressionAst('{ for k, v in var.m : k => [for x in v : x if x != local.skip] }');
-    const context = {
-      file: 'f.tf',
-      path: 'p',
-      hasCount: false,
-      hasForEach: false,
-      iterators: new Set<string>(),
-    };
-    expect(referencesInAst(ast, context).map((r) => r.text)).toEqual(['var.m', 'local.skip']);
-  });
-
-  it('when the test evaluator reads escapes, heredocs, functions and for expressions, then it agrees with terraform console', async () => {
-    // Expected values as printed by `terraform console` (Terraform 1.11) for the same expressions.
-    const source = [
-      'locals {',
-      '  quoted  = "a\\"b ${"x"} c\\\\nd \\u00e9 $${lit}"',
-      '  heredoc = <<-EOT',
-      '    x',
-      '      y ${"z"}',
-      '    w',
-      '  EOT',
-      '  fmt     = format("%d/%s %%", 80, "a")',
-      '  arith   = ceil(15000 / 1000) + 15',
-      '  objfor  = { for t in toset(["b", "a"]) : t => upper(t) }',
-      '  listfor = [for i, v in ["x", "y"] : "${i}${v}" if v != "y"]',
-      '  cond    = !false && 2 >= 1 ? "yes" : "no"',
-      '  unknown = "${aws_x.y.id}:${var.tag}"',
-      '}',
-      'variable "tag" {',
-      '  type        = string',
-      '  description = "no default: known only at apply"',
-      '}',
-    ].join('\n');
-    const local = new Evaluator(
-      declarations([{ name: 'e.tf', content: source, json: await parse('e.tf', source) }]),
-    );
-    const value = async (name: string) => toJson(await local.expression(`local.${name}`));
-    expect(await value('quoted')).toBe('a"b x c\\nd \u00e9 ${lit}');
-    expect(await value('heredoc')).toBe('x\n  y z\nw\n');
-    expect(await value('fmt')).toBe('80/a %');
-    expect(await value('arith')).toBe(30);
-    expect(await value('objfor')).toEqual({ a: 'A', b: 'B' });
-    expect(await value('listfor')).toEqual(['0x']);
-    expect(await value('cond')).toBe('yes');
-    expect(await value('unknown')).toBe('${aws_x.y.id}:${var.tag}');
-  });
-
-  it('when the variables are read, then every one has a type and a description', () => {
-    expect(decl.variables.size).toBeGreaterThan(10);
-    for (const [name, { body }] of decl.variables) {
-      expect({ name, type: typeof body.type }).toEqual({ name, type: 'string' });
-      expect({ name, description: String(body.description ?? '').length > 10 }).toEqual({
-        name,
-        description: true,
-      });
+  it('when every named resource is expanded for edge prefixes and each task type, then AWS accepts each name', () => {
+    const bad: string[] = [];
+    let checked = 0;
+    for (const [type, rule] of Object.entries(NAME_RULES)) {
+      for (const [address, body] of resourcesOfType(type)) {
+        const template = stringAttribute(body, rule.attribute, address);
+        for (const prefix of PREFIXES) {
+          for (const name of expandName(template, prefix, address)) {
+            checked += 1;
+            for (const problem of nameProblems(name, rule))
+              bad.push(`${address} (prefix ${prefix}): ${name} ${problem}`);
+          }
+        }
+      }
     }
+    expect(bad).toEqual([]);
+    expect(checked).toBeGreaterThan(100);
   });
 
-  it('when the outputs are read, then every one has a description', () => {
-    expect(decl.outputs.size).toBeGreaterThan(5);
-    for (const [name, { body }] of decl.outputs) {
-      expect({ name, description: String(body.description ?? '').length > 10 }).toEqual({
-        name,
-        description: true,
-      });
-    }
+  it('when the namespace name is read, then it is a DNS name Cloud Map accepts', () => {
+    const namespace = decl.locals.get('namespace_name')?.value;
+    expect(namespace).toBe('ecs.internal');
+    expect(namespace).toMatch(/^[!-~]{1,253}$/);
   });
 
-  it('when the references are collected, then every variable and local value is used somewhere', () => {
-    const used = new Set(refs.map((ref) => `${ref.segments[0]}.${ref.segments[1]}`));
-    const unused = [
-      ...[...decl.variables.keys()].map((name) => `var.${name}`),
-      ...[...decl.locals.keys()].map((name) => `local.${name}`),
-    ].filter((name) => !used.has(name));
-    expect(unused).toEqual([]);
-  });
-
-  it('when versions.tf is read, then Terraform and the AWS provider versions are pinned to a major line', () => {
-    const versions = files.find((f) => f.name === 'versions.tf');
-    const terraform = block(versions?.json.terraform, 'terraform');
-    expect(terraform.required_version).toMatch(/^>= 1\.\d+\.\d+, < 2\.0\.0$/);
-    const [providers] = blocks(terraform.required_providers);
-    expect(providers?.aws).toEqual({
-      source: 'hashicorp/aws',
-      version: expect.stringMatching(/^~> 6\.\d+$/),
-    });
+  it('when names break the rules, then the check reports each', () => {
+    const rules = NAME_RULES as Record<string, NameRule>;
+    expect(nameProblems('ecs-srv-/service-a', rules.aws_ecr_repository as NameRule)).not.toEqual([]);
+    expect(nameProblems('ecs--srv/service-a', rules.aws_ecr_repository as NameRule)).not.toEqual([]);
+    expect(nameProblems('ecs-srv-service-a', rules.aws_ecs_capacity_provider as NameRule)).not.toEqual([]);
+    expect(nameProblems('internal-a', rules.aws_lb as NameRule)).not.toEqual([]);
+    expect(nameProblems('sg-x-instances-', rules.aws_security_group as NameRule)).not.toEqual([]);
+    expect(nameProblems('a'.repeat(33), rules.aws_lb_target_group as NameRule)).not.toEqual([]);
+    expect(() => expandName('${local.other}-x', 'ab', 'x')).toThrow(/teach this check/);
   });
 });
 
-describe('the seed, mirrored', () => {
-  it('when the namespace is read, then it is the private DNS namespace ecs.internal in the VPC given as a variable', () => {
-    const namespace = resource('aws_service_discovery_private_dns_namespace.ecs_namespace');
-    expect(namespace.name).toBe('ecs.internal');
-    expect(namespace.vpc).toBe('${var.vpc_id}');
-    expect(decl.data.size).toBeGreaterThan(0);
-    expect([...decl.data.keys()].some((address) => address.startsWith('terraform_remote_state.'))).toBe(
-      false,
-    );
-  });
+describe('the container health check, run with node as the slim image would', () => {
+  let server: Server;
+  let status = 200;
+  let port = 0;
 
-  it('when the Cloud Map service is read, then service_b publishes SRV records, TTL 10, MULTIVALUE, custom health check threshold 1', () => {
-    const service = resource('aws_service_discovery_service.service_b');
-    expect(service.name).toBe('service_b');
-    const dns = block(service.dns_config, 'dns_config');
-    expect(expressionOf(dns.namespace_id)).toBe(
-      'aws_service_discovery_private_dns_namespace.ecs_namespace.id',
-    );
-    expect(blocks(dns.dns_records)).toEqual([{ ttl: 10, type: 'SRV' }]);
-    expect(dns.routing_policy).toBe('MULTIVALUE');
-    expect(blocks(service.health_check_custom_config)).toEqual([{ failure_threshold: 1 }]);
-  });
-
-  it("when B's ECS service is read, then it has the seed's launch type, deployment percents and placement constraint", () => {
-    const service = resource('aws_ecs_service.service_b_containers');
-    expect(service.launch_type).toBe('EC2');
-    expect(service.capacity_provider_strategy).toBeUndefined(); // conflicts with launch_type
-    expect(service.deployment_minimum_healthy_percent).toBe(0);
-    expect(service.deployment_maximum_percent).toBe(100);
-    expect(blocks(service.placement_constraints)).toEqual([
-      { type: 'memberOf', expression: 'attribute:TaskType == service_b' },
-    ]);
-    expect(expressionOf(service.cluster)).toBe('aws_ecs_cluster.ecs_cluster.id');
-    expect(expressionOf(service.task_definition)).toBe('aws_ecs_task_definition.service_b_containers.arn');
-  });
-
-  it("when B's service registry is read, then it names the Cloud Map service and a container and port B's task definition has", async () => {
-    const registry = block(
-      resource('aws_ecs_service.service_b_containers').service_registries,
-      'service_registries',
-    );
-    expect(expressionOf(registry.registry_arn)).toBe('aws_service_discovery_service.service_b.arn');
-    expect(registry.container_name).toBe('task_b_container');
-    expect(registry.container_port).toBe(80);
-
-    const containers = await containerDefinitions('aws_ecs_task_definition.service_b_containers');
-    const container = containers.find((c) => c.name === registry.container_name);
-    expect(container?.portMappings.map((p) => p.containerPort)).toContain(registry.container_port);
-  });
-});
-
-describe('task definitions', () => {
-  it("when B's task definition is evaluated, then it runs in bridge mode on a dynamic host port for container port 80", async () => {
-    const task = resource('aws_ecs_task_definition.service_b_containers');
-    expect(task.network_mode).toBe('bridge');
-    expect(task.requires_compatibilities).toEqual(['EC2']);
-    const [b, ...others] = await containerDefinitions('aws_ecs_task_definition.service_b_containers');
-    expect(others).toEqual([]);
-    expect(b?.name).toBe('task_b_container');
-    expect(b?.portMappings).toEqual([{ containerPort: 80, hostPort: 0, protocol: 'tcp' }]);
-    expect(b?.image).toBe('${aws_ecr_repository.service_b.repository_url}:${var.service_b_image_tag}');
-    expect(b?.memory).toBe(await variableDefault('service_b_memory_mib'));
-    expect(b?.essential).toBe(true);
-    expect(env(b as ContainerDefinition)).toEqual({
-      PORT: '80',
-      DRAIN_DELAY_MS: String(await variableDefault('service_b_drain_delay_ms')),
-      LOG_LEVEL: 'info',
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      res.statusCode = req.url === '/healthz' ? status : 404;
+      res.end('{}');
     });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
   });
 
-  it("when B's drain settings are evaluated, then DRAIN_DELAY_MS covers the SRV TTL and stopTimeout outlasts the drain", async () => {
-    const dns = block(resource('aws_service_discovery_service.service_b').dns_config, 'dns_config');
-    const ttl = Number(block(dns.dns_records, 'dns_records').ttl);
-    const [b] = await containerDefinitions('aws_ecs_task_definition.service_b_containers');
-    const drainMs = Number(env(b as ContainerDefinition).DRAIN_DELAY_MS);
-    expect(drainMs).toBeGreaterThanOrEqual(ttl * 1000);
-    expect(b?.stopTimeout).toBeGreaterThan(drainMs / 1000);
-    expect({ drainMs, stopTimeout: b?.stopTimeout }).toEqual({ drainMs: 15000, stopTimeout: 30 });
-
-    // A user's override is held to the same floor by the variable's validation.
-    const [validation] = blocks(decl.variables.get('service_b_drain_delay_ms')?.body.validation);
-    expect(validation?.condition).toContain(`var.service_b_drain_delay_ms >= ${ttl * 1000}`);
+  afterAll(async () => {
+    await new Promise<void>((resolve, reject) =>
+      server.close((error) => (error ? reject(error) : resolve())),
+    );
   });
 
-  it("when A's task definition is evaluated, then it listens on 8080 behind a dynamic host port and looks up service_b.ecs.internal", async () => {
-    const task = resource('aws_ecs_task_definition.service_a');
-    expect(task.network_mode).toBe('bridge');
-    const [a, ...others] = await containerDefinitions('aws_ecs_task_definition.service_a');
-    expect(others).toEqual([]);
-    expect(a?.name).toBe('task_a_container');
-    expect(a?.portMappings).toEqual([{ containerPort: 8080, hostPort: 0, protocol: 'tcp' }]);
-    expect(a?.image).toBe('${aws_ecr_repository.service_a.repository_url}:${var.service_a_image_tag}');
-    expect(a?.memory).toBe(await variableDefault('service_a_memory_mib'));
-    // DNS_SERVERS unset: A uses the instance's resolver, i.e. the VPC resolver.
-    expect(env(a as ContainerDefinition)).toEqual({
-      PORT: '8080',
-      SERVICE_B_SRV: 'service_b.ecs.internal',
-      LOG_LEVEL: 'info',
-    });
-  });
+  /** The `node -e` script the task definitions format with their container port (main.tf). */
+  function script(): string {
+    const value = decl.locals.get('healthcheck_node_script')?.value;
+    if (typeof value !== 'string' || !value.includes('%d'))
+      throw new Error('local.healthcheck_node_script must be a string with %d');
+    return value;
+  }
 
-  it("when A's ECS service is read, then it runs on service_a instances and registers A's container port with the optional target group", async () => {
-    const service = resource('aws_ecs_service.service_a');
-    expect(service.launch_type).toBe('EC2');
-    expect(blocks(service.placement_constraints)).toEqual([
-      { type: 'memberOf', expression: 'attribute:TaskType == service_a' },
-    ]);
-    const lb = block((service.dynamic as Body).load_balancer, 'load_balancer');
-    expect(expressionOf(lb.for_each)).toBe('aws_lb_target_group.service_a'); // empty when the ALB is off
-    const content = block(lb.content, 'content');
-    expect(content.target_group_arn).toBe('${load_balancer.value.arn}');
-    const [a] = await containerDefinitions('aws_ecs_task_definition.service_a');
-    expect(await evaluator.attribute(content, 'container_name')).toBe(a?.name);
-    expect(await evaluator.attribute(content, 'container_port')).toBe(a?.portMappings[0]?.containerPort);
-  });
-
-  it("when the containers' logging is evaluated, then each sends awslogs to its own log group in the deployment region", async () => {
-    for (const [task, group] of [
-      ['aws_ecs_task_definition.service_a', '/ecs/ecs-srv/service-a'],
-      ['aws_ecs_task_definition.service_b_containers', '/ecs/ecs-srv/service-b'],
-    ] as const) {
-      const [container] = await containerDefinitions(task);
-      expect(container?.logConfiguration.logDriver).toBe('awslogs');
-      expect(container?.logConfiguration.options).toMatchObject({
-        'awslogs-group': group,
-        'awslogs-region': await variableDefault('aws_region'),
+  async function runHealthCheck(targetPort: number): Promise<number> {
+    try {
+      await promisify(execFile)(process.execPath, ['-e', script().replace('%d', String(targetPort))], {
+        timeout: 10_000,
       });
+      return 0;
+    } catch (error) {
+      return (error as { code?: number }).code ?? -1;
     }
+  }
+
+  it('when /healthz answers 200, then the check exits 0', async () => {
+    status = 200;
+    expect(await runHealthCheck(port)).toBe(0);
   });
 
-  describe('the container health check, run with node as the slim image would', () => {
-    let server: Server;
-    let status = 200;
-    let port = 0;
-
-    beforeAll(async () => {
-      server = createServer((req, res) => {
-        res.statusCode = req.url === '/healthz' ? status : 404;
-        res.end('{}');
-      });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      port = (server.address() as AddressInfo).port;
-    });
-
-    afterAll(async () => {
-      await new Promise<void>((resolve, reject) =>
-        server.close((error) => (error ? reject(error) : resolve())),
-      );
-    });
-
-    /** Runs a container's healthCheck command, pointed at the test server instead of the container port. */
-    async function runHealthCheck(task: string, containerPort: number): Promise<number> {
-      const [container] = await containerDefinitions(task);
-      const [form, program, flag, script] = container?.healthCheck.command ?? [];
-      // CMD, not CMD-SHELL: no shell, no curl or wget needed in the image.
-      expect([form, program, flag]).toEqual(['CMD', 'node', '-e']);
-      expect(script).toContain(`'http://127.0.0.1:${containerPort}/healthz'`);
-      const pointed = (script as string).replace(`127.0.0.1:${containerPort}/`, `127.0.0.1:${port}/`);
-      try {
-        await promisify(execFile)(process.execPath, ['-e', pointed], { timeout: 10_000 });
-        return 0;
-      } catch (error) {
-        return (error as { code?: number }).code ?? -1;
-      }
-    }
-
-    it('when /healthz answers 200, then the check exits 0', async () => {
-      status = 200;
-      expect(await runHealthCheck('aws_ecs_task_definition.service_b_containers', 80)).toBe(0);
-      expect(await runHealthCheck('aws_ecs_task_definition.service_a', 8080)).toBe(0);
-    });
-
-    it('when /healthz answers 503, then the check exits 1', async () => {
-      status = 503;
-      expect(await runHealthCheck('aws_ecs_task_definition.service_b_containers', 80)).toBe(1);
-    });
-
-    it('when nothing listens on the port, then the check exits 1', async () => {
-      const closed = createServer();
-      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-      const unusedPort = (closed.address() as AddressInfo).port;
-      await new Promise<void>((resolve) => closed.close(() => resolve()));
-      const savedPort = port;
-      port = unusedPort;
-      try {
-        expect(await runHealthCheck('aws_ecs_task_definition.service_b_containers', 80)).toBe(1);
-      } finally {
-        port = savedPort;
-      }
-    });
-  });
-});
-
-describe('capacity, network and security', () => {
-  it('when the launch templates are read, then they boot the ECS-optimized AL2023 AMI with IMDSv2 required and hop limit 1', async () => {
-    const template = resource('aws_launch_template.ecs');
-    expect(expressionOf(template.for_each)).toBe('local.task_types');
-    expect(block(template.metadata_options, 'metadata_options')).toMatchObject({
-      http_tokens: 'required',
-      http_put_response_hop_limit: 1,
-    });
-    expect(expressionOf(template.image_id)).toBe('data.aws_ssm_parameter.ecs_ami.insecure_value');
-    const ami = decl.data.get('aws_ssm_parameter.ecs_ami')?.body;
-    expect(await evaluator.attribute(ami as Body, 'name')).toBe(
-      '/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id',
-    );
-    expect(toJson(await evaluator.expression('local.task_types'))).toEqual(['service_a', 'service_b']);
+  it('when /healthz answers 503, then the check exits 1', async () => {
+    status = 503;
+    expect(await runHealthCheck(port)).toBe(1);
   });
 
-  it("when the user data is evaluated, then each task type's instances join the cluster with their TaskType attribute", async () => {
-    const userData = (await evaluator.expression('local.ecs_user_data')) as Record<string, string>;
-    expect(Object.keys(userData)).toEqual(['service_a', 'service_b']);
-    for (const [taskType, script] of Object.entries(userData)) {
-      expect(script.startsWith('#!/bin/bash\n')).toBe(true);
-      const config = script.split('\n');
-      expect(config).toContain('ECS_CLUSTER=ecs-srv');
-      expect(config).toContain(`ECS_INSTANCE_ATTRIBUTES={"TaskType":"${taskType}"}`);
-    }
-    const template = resource('aws_launch_template.ecs');
-    expect(expressionOf(template.user_data)).toBe('base64encode(local.ecs_user_data[each.key])');
-  });
-
-  it('when the auto scaling groups are read, then there is one per task type using its launch template', () => {
-    const group = resource('aws_autoscaling_group.ecs');
-    expect(expressionOf(group.for_each)).toBe('local.task_types');
-    expect(expressionOf(group.vpc_zone_identifier)).toBe('var.subnet_ids');
-    expect(expressionOf(block(group.launch_template, 'launch_template').id)).toBe(
-      'aws_launch_template.ecs[each.key].id',
-    );
-  });
-
-  it("when the instances' ingress rules are read, then they open only the ephemeral range, only to the instances' and the ALB's groups", () => {
-    expect(resource('aws_security_group.instances').ingress).toBeUndefined(); // no inline rules
-    expect(resourcesOfType('aws_security_group_rule')).toEqual([]); // nor legacy rule resources
-    const rules = resourcesOfType('aws_vpc_security_group_ingress_rule').filter(([, rule]) =>
-      String(rule.security_group_id).includes('aws_security_group.instances'),
-    );
-    expect(rules.map(([address]) => address).sort()).toEqual([
-      'aws_vpc_security_group_ingress_rule.instances_from_alb',
-      'aws_vpc_security_group_ingress_rule.instances_from_instances',
-    ]);
-    for (const [, rule] of rules) {
-      // Peers by security group only: no CIDR at all, so certainly no 0.0.0.0/0 or ::/0.
-      expect(rule.cidr_ipv4).toBeUndefined();
-      expect(rule.cidr_ipv6).toBeUndefined();
-      expect(rule.prefix_list_id).toBeUndefined();
-      expect(rule.ip_protocol).toBe('tcp');
-      expect([rule.from_port, rule.to_port]).toEqual([
-        '${local.ephemeral_port_from}',
-        '${local.ephemeral_port_to}',
-      ]);
-    }
-    expect(rules.map(([, rule]) => rule.referenced_security_group_id).sort()).toEqual([
-      '${aws_security_group.alb[0].id}',
-      '${aws_security_group.instances.id}',
-    ]);
-  });
-
-  it('when the ephemeral range is evaluated, then it spans 32768-65535 (kernel range and the ECS agent fallback)', async () => {
-    expect(await evaluator.expression('local.ephemeral_port_from')).toBe(32768);
-    expect(await evaluator.expression('local.ephemeral_port_to')).toBe(65535);
-  });
-
-  it('when the ALB resources are read, then every one is switched by var.enable_alb and the target group checks /readyz on instance targets', () => {
-    for (const address of [
-      'aws_lb.service_a',
-      'aws_lb_target_group.service_a',
-      'aws_lb_listener.http',
-      'aws_security_group.alb',
-      'aws_vpc_security_group_ingress_rule.instances_from_alb',
-      'aws_vpc_security_group_egress_rule.alb_to_instances',
-    ]) {
-      expect({ address, count: resource(address).count }).toEqual({
-        address,
-        count: '${var.enable_alb ? 1 : 0}',
-      });
-    }
-    const listenerCidrs = resource('aws_vpc_security_group_ingress_rule.alb_http');
-    expect(expressionOf(listenerCidrs.for_each)).toBe(
-      'var.enable_alb ? toset(var.alb_ingress_cidrs) : toset([])',
-    );
-    const group = resource('aws_lb_target_group.service_a');
-    expect(group.target_type).toBe('instance');
-    expect(block(group.health_check, 'health_check')).toMatchObject({ path: '/readyz', matcher: '200' });
-  });
-
-  it('when the log groups are read, then each has a retention period from a variable with a default', async () => {
-    const groups = resourcesOfType('aws_cloudwatch_log_group');
-    expect(groups).toHaveLength(2);
-    for (const [, group] of groups) {
-      expect(await evaluator.attribute(group, 'retention_in_days')).toBe(14);
-    }
-  });
-
-  it('when the ECR repositories are read, then each scans images on push and keeps tags immutable', () => {
-    const repositories = resourcesOfType('aws_ecr_repository');
-    expect(repositories.map(([address]) => address).sort()).toEqual([
-      'aws_ecr_repository.service_a',
-      'aws_ecr_repository.service_b',
-    ]);
-    for (const [, repository] of repositories) {
-      expect(repository.image_tag_mutability).toBe('IMMUTABLE');
-      expect(block(repository.image_scanning_configuration, 'image_scanning_configuration')).toEqual({
-        scan_on_push: true,
-      });
-    }
-  });
-
-  it('when the IAM resources are read, then task roles carry no permissions and SSM access is a variable that defaults on', async () => {
-    const attachedRoles = [
-      ...resourcesOfType('aws_iam_role_policy'),
-      ...resourcesOfType('aws_iam_role_policy_attachment'),
-    ].map(([, body]) => body.role);
-    expect(attachedRoles).not.toContain('${aws_iam_role.service_a_task.name}');
-    expect(attachedRoles).not.toContain('${aws_iam_role.service_a_task.id}');
-    expect(attachedRoles).not.toContain('${aws_iam_role.service_b_task.name}');
-    expect(attachedRoles).not.toContain('${aws_iam_role.service_b_task.id}');
-
-    // The execution role: "*" only for ecr:GetAuthorizationToken, which has no resource-level permissions.
-    const execution = decl.data.get('aws_iam_policy_document.task_execution')?.body;
-    const wildcard = blocks(execution?.statement).filter((statement) =>
-      (statement.resources as string[]).includes('*'),
-    );
-    expect(wildcard.map((statement) => statement.actions)).toEqual([['ecr:GetAuthorizationToken']]);
-
-    const ssm = resource('aws_iam_role_policy_attachment.ecs_instance_ssm');
-    expect(ssm.count).toBe('${var.enable_ssm_session_manager ? 1 : 0}');
-    expect(String(ssm.policy_arn)).toMatch(/:policy\/AmazonSSMManagedInstanceCore$/);
-    expect(await variableDefault('enable_ssm_session_manager')).toBe(true);
+  it('when nothing listens on the port, then the check exits 1', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const unusedPort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    expect(await runHealthCheck(unusedPort)).toBe(1);
   });
 });
 
