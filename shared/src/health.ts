@@ -137,12 +137,16 @@ export class EndpointHealth extends EventEmitter<EndpointHealthEvents> {
     return this.prune(now);
   }
 
-  /** Forgets endpoints at once, whatever their retention (their keys may be reused by a new task). */
+  /**
+   * Forgets endpoints' health at once (their keys may be reused by a new task); a failure reported for
+   * one afterwards is kept only for the retention.
+   */
   forget(keys: Iterable<string>): void {
+    const now = this.now();
     for (const key of keys) {
       this.drop(key);
-      // A call still in flight may report a failure later: that record goes at the next prune.
-      this.removed.set(key, -Infinity);
+      // A call still in flight may report a failure later: that record goes with the retention.
+      this.removed.set(key, now);
     }
   }
 

@@ -102,8 +102,51 @@ describe('EndpointHealth (passive ejection)', () => {
     expect(health.stateOf('a')).toBeUndefined();
   });
 
+  it('when an ejected endpoint leaves the set and comes back within the retention, then it is still ejected', () => {
+    const health = new EndpointHealth({ removedRetentionMs: 60_000, baseEjectionMs: 30_000, now: () => clock });
+    const a = ep('a');
+    health.reportFailure(a);
+    health.reportFailure(a);
+    expect(health.update([], ['a'])).toEqual([]);
+    clock += 10_000; // absent from one DNS answer (Cloud Map's 8 of many), back in the next
+    expect(health.update(['a'], [])).toEqual([]);
+    expect(health.isAvailable(a)).toBe(false);
+    expect(health.stateOf('a')?.consecutiveFailures).toBe(2);
+  });
+
+  it('when an endpoint stays gone past the retention, then it is forgotten and the fast path comes back', () => {
+    const health = new EndpointHealth({ removedRetentionMs: 60_000, now: () => clock });
+    const a = ep('a');
+    health.reportFailure(a);
+    health.reportFailure(a);
+    health.update([], ['a']);
+    clock += 59_999;
+    expect(health.update([], [])).toEqual([]);
+    clock += 1;
+    expect(health.update([], [])).toEqual(['a']);
+    expect(health.allHealthy).toBe(true);
+    expect(health.size).toBe(0);
+  });
+
+  it('when 1,000 churned endpoints fail after being forgotten, then the table empties and allHealthy returns', () => {
+    const health = new EndpointHealth({ removedRetentionMs: 1000, now: () => clock });
+    for (let i = 0; i < 1000; i++) {
+      const e = ep(`e${i}`);
+      health.update([e.key], []);
+      health.forget([e.key]); // it left DNS…
+      health.reportFailure(e); // …and a request still in flight to it failed afterwards
+      health.reportFailure(e);
+    }
+    expect(health.allHealthy).toBe(false);
+    clock += 1000;
+    health.prune();
+    expect(health.size).toBe(0);
+    expect(health.allHealthy).toBe(true);
+  });
+
   it('when options are invalid, then a TypeError names the option', () => {
     expect(() => new EndpointHealth({ ejectAfterFailures: 0 })).toThrow(/ejectAfterFailures/);
     expect(() => new EndpointHealth({ maxEjectionMs: 1.5 })).toThrow(/maxEjectionMs/);
+    expect(() => new EndpointHealth({ removedRetentionMs: -1 })).toThrow(/removedRetentionMs/);
   });
 });

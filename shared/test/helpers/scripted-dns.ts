@@ -93,17 +93,25 @@ export function soa(zone = 'ecs.internal', minimum = 5): packet.Answer {
 export class ScriptedDns {
   readonly queries: Array<{ name: string; type: string; transport: 'udp' | 'tcp'; edns: boolean }> = [];
   script: Script;
-  private udp = dgram.createSocket('udp4');
+  private udp: dgram.Socket;
   private readonly tcp = net.createServer();
   private readonly conns = new Set<net.Socket>();
+  private readonly host: string;
   port = 0;
 
-  constructor(script: Script) {
+  /** `options.host`: the loopback address to serve on (`127.0.0.1`, or `::1` for IPv6). */
+  constructor(script: Script, options: { host?: string } = {}) {
     this.script = script;
+    this.host = options.host ?? '127.0.0.1';
+    this.udp = dgram.createSocket(this.family);
+  }
+
+  private get family(): 'udp4' | 'udp6' {
+    return this.host.includes(':') ? 'udp6' : 'udp4';
   }
 
   get address(): string {
-    return `127.0.0.1:${this.port}`;
+    return this.host.includes(':') ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
   }
 
   /** Count of queries for `type` (optionally of `name`). */
@@ -115,12 +123,12 @@ export class ScriptedDns {
     // UDP and TCP ports are separate namespaces: the port the OS picked for UDP may be taken for TCP
     // (other tests run in parallel), so retry with a new UDP port a few times.
     for (let attempt = 1; ; attempt++) {
-      await new Promise<void>((resolve) => this.udp.bind(0, '127.0.0.1', resolve));
+      await new Promise<void>((resolve) => this.udp.bind(0, this.host, resolve));
       this.port = this.udp.address().port;
       try {
         await new Promise<void>((resolve, reject) => {
           this.tcp.once('error', reject);
-          this.tcp.listen(this.port, '127.0.0.1', () => {
+          this.tcp.listen(this.port, this.host, () => {
             this.tcp.off('error', reject);
             resolve();
           });
@@ -129,7 +137,7 @@ export class ScriptedDns {
       } catch (err) {
         await new Promise<void>((resolve) => this.udp.close(() => resolve()));
         if (attempt >= 5) throw err;
-        this.udp = dgram.createSocket('udp4');
+        this.udp = dgram.createSocket(this.family);
       }
     }
     this.tcp.on('connection', (socket) => this.onTcp(socket));
@@ -143,7 +151,7 @@ export class ScriptedDns {
 
   /** Sends raw bytes to `port` from this server's own socket (for spoof tests). */
   sendFromServer(bytes: Buffer, port: number): void {
-    this.udp.send(bytes, port, '127.0.0.1');
+    this.udp.send(bytes, port, this.host);
   }
 
   async close(): Promise<void> {
