@@ -103,7 +103,11 @@ describe('EndpointHealth (passive ejection)', () => {
   });
 
   it('when an ejected endpoint leaves the set and comes back within the retention, then it is still ejected', () => {
-    const health = new EndpointHealth({ removedRetentionMs: 60_000, baseEjectionMs: 30_000, now: () => clock });
+    const health = new EndpointHealth({
+      removedRetentionMs: 60_000,
+      baseEjectionMs: 30_000,
+      now: () => clock,
+    });
     const a = ep('a');
     health.reportFailure(a);
     health.reportFailure(a);
