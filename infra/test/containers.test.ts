@@ -95,7 +95,19 @@ describe('docker-compose.yml', () => {
     zone.records.filter((r): r is Extract<ZoneRecord, { type: T }> => r.type === type);
 
   const services = Object.entries(compose.services ?? {});
-  const named = (dockerfile: string) => services.filter(([, s]) => buildOf(s).dockerfile === dockerfile);
+  /** The services that build an image from this Dockerfile, and those that run the image they build. */
+  const named = (dockerfile: string) => {
+    const images = new Set(
+      services
+        .filter(([, s]) => s.build !== undefined && buildOf(s).dockerfile === dockerfile)
+        .map(([, s]) => s.image),
+    );
+    return services.filter(
+      ([, s]) =>
+        (s.build !== undefined && buildOf(s).dockerfile === dockerfile) ||
+        (s.build === undefined && images.has(s.image)),
+    );
+  };
   const bServices = named('service-b/Dockerfile');
   const aServices = named('service-a/Dockerfile');
   const dnsServices = services.filter(([, s]) => buildOf(s).context === 'infra/local');
@@ -188,8 +200,21 @@ describe('docker-compose.yml', () => {
     });
 
     it('when the build contexts are read, then A and B build from the repository root (they need shared/)', () => {
-      for (const [, s] of [...aServices, ...bServices]) expect(buildOf(s).context).toBe('.');
+      const builders = [...aServices, ...bServices].filter(([, s]) => s.build !== undefined);
+      for (const [, s] of builders) expect(buildOf(s).context).toBe('.');
       expect(buildOf(dns).dockerfile).toBe('Dockerfile');
+    });
+
+    it("when B's replicas are read, then exactly one builds B's image and every replica runs that image", () => {
+      const builders = bServices.filter(([, s]) => s.build !== undefined);
+      expect(builders).toHaveLength(1);
+      const [builderName, builder] = builders[0] as [string, ComposeService];
+      expect(buildOf(builder).dockerfile).toBe('service-b/Dockerfile');
+      for (const [name, s] of bServices) {
+        expect(s.image).toBe(builder.image);
+        // Compose v1 would try to pull the image for a replica handled before the builder.
+        if (name !== builderName) expect(Object.keys(s.depends_on ?? {})).toContain(builderName);
+      }
     });
 
     it('when the network is read, then every service has its own fixed address on the user network 172.28.0.0/24', () => {
@@ -376,9 +401,13 @@ describe.each([
   const runtime = stages[stages.length - 1] ?? [];
   const all = (keyword: string, stage = instructions) => stage.filter((i) => i.keyword === keyword);
 
-  it('when its stages are read, then it is multi-stage on node:20-bookworm-slim and the runtime copies from earlier stages', () => {
+  it('when its stages are read, then it is multi-stage on the Node LTS image CI builds a stand-in for, and the runtime copies from earlier stages', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    for (const stage of stages) expect(stage[0]?.args).toMatch(/^node:20-bookworm-slim\b/);
+    // A supported LTS line (Node 20 reached end of life on 2026-04-30), the one the compose run uses.
+    const standIn = /^readonly NODE_MAJOR=(\d+)$/m.exec(read('scripts/build-base-images.sh'))?.[1];
+    expect(['22', '24']).toContain(standIn);
+    for (const stage of stages)
+      expect(stage[0]?.args).toMatch(new RegExp(`^node:${standIn}-bookworm-slim\\b`));
     const copiesFrom = all('COPY', runtime).filter((i) => /^--from=/.test(i.args));
     expect(copiesFrom.length).toBeGreaterThan(0);
     // the runtime stage builds nothing itself: no npm, no tsc
