@@ -67,6 +67,14 @@ async function main(config: Config): Promise<void> {
     closeTimeoutMs: CLOSE_GRACE_MS,
     logger,
   });
+  // Signal handling before the port is made known (log line, IPC): whoever learns it may send SIGTERM at once.
+  exitOnSignals(
+    async () => {
+      await running.stop();
+      discovery.close();
+    },
+    { logger, hardTimeoutMs: config.DRAIN_DELAY_MS + CLOSE_GRACE_MS + 5_000 },
+  );
   logger.info(
     {
       host: running.host,
@@ -84,13 +92,6 @@ async function main(config: Config): Promise<void> {
       'initial discovery of service B failed; will retry on demand',
     );
   });
-  exitOnSignals(
-    async () => {
-      await running.stop();
-      discovery.close();
-    },
-    { logger, hardTimeoutMs: config.DRAIN_DELAY_MS + CLOSE_GRACE_MS + 5_000 },
-  );
 }
 
 let config: Config;

@@ -47,6 +47,11 @@ async function main(config: Config): Promise<void> {
     closeTimeoutMs: CLOSE_GRACE_MS,
     logger,
   });
+  // Signal handling before the port is made known (log line, IPC): whoever learns it may send SIGTERM at once.
+  exitOnSignals(() => running.stop(), {
+    logger,
+    hardTimeoutMs: config.DRAIN_DELAY_MS + CLOSE_GRACE_MS + 5_000,
+  });
   logger.info(
     {
       host: running.host,
@@ -58,10 +63,6 @@ async function main(config: Config): Promise<void> {
     `service-b listening on ${running.host}:${running.port}`,
   );
   announceListening({ service: 'service-b', host: running.host, port: running.port });
-  exitOnSignals(() => running.stop(), {
-    logger,
-    hardTimeoutMs: config.DRAIN_DELAY_MS + CLOSE_GRACE_MS + 5_000,
-  });
 }
 
 let config: Config;

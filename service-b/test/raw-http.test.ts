@@ -1,4 +1,4 @@
-import { startServer, type RunningServer } from '@ecs-srv/shared/service-kit';
+import { SECURITY_HEADERS, startServer, type RunningServer } from '@ecs-srv/shared/service-kit';
 import net from 'node:net';
 import zlib from 'node:zlib';
 import { createApp } from '../src/app';
@@ -13,6 +13,13 @@ function raw(port: number, request: string | Buffer): Promise<string> {
     socket.on('error', reject);
     socket.write(request);
   });
+}
+
+/** Every security header, exact, in a raw response head. */
+function expectSecurityHeaders(res: string): void {
+  const head = res.slice(0, res.indexOf('\r\n\r\n')).toLowerCase();
+  for (const [name, value] of SECURITY_HEADERS)
+    expect(head).toContain(`\r\n${name.toLowerCase()}: ${value.toLowerCase()}\r\n`);
 }
 
 describe('service-b with malformed HTTP (real server)', () => {
@@ -36,6 +43,7 @@ describe('service-b with malformed HTTP (real server)', () => {
     expect(res).toMatch(/^HTTP\/1\.1 431 /);
     expect(res).toMatch(/content-type: application\/problem\+json/i);
     expect(JSON.parse(res.slice(res.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 431 });
+    expectSecurityHeaders(res);
   });
 
   it('when the method is unknown to HTTP or a header holds a control character, then 400 problem+json', async () => {
@@ -46,6 +54,7 @@ describe('service-b with malformed HTTP (real server)', () => {
       const res = await raw(running.port, request);
       expect(res).toMatch(/^HTTP\/1\.1 400 /);
       expect(res).toMatch(/content-type: application\/problem\+json/i);
+      expectSecurityHeaders(res);
     }
   });
 
@@ -57,6 +66,7 @@ describe('service-b with malformed HTTP (real server)', () => {
     );
     expect(res).toMatch(/^HTTP\/1\.1 400 /);
     expect(res).toMatch(/content-type: application\/problem\+json/i);
+    expectSecurityHeaders(res);
     expect(logger.error).not.toHaveBeenCalled();
   });
 
