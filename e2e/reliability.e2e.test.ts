@@ -1,7 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, pollUntil, type DiscoveryView, type ServiceA, type Task } from './harness/cluster';
 import { request } from './harness/http';
-import { failuresOf, mixed, runLoad, startLoad, type LoadResult, type Sample } from './harness/load';
+import {
+  executedTwice,
+  failuresOf,
+  mixed,
+  runLoad,
+  startLoad,
+  type LoadResult,
+  type Sample,
+} from './harness/load';
 import { report } from './harness/report';
 
 /** TTL of the records (Cloud Map's default for the service). */
@@ -18,11 +26,13 @@ const is2xx = (s: Sample): boolean => s.status >= 200 && s.status < 300;
 
 /** The failures of a load run, for an assertion message. */
 const why = (load: LoadResult): string => JSON.stringify(failuresOf(load));
+/** The slowest request of a run, ms. */
+const slowest = (samples: readonly Sample[]): number => Math.round(Math.max(0, ...samples.map((s) => s.ms)));
 
 /*
  * The scenarios share one BIND, one service A and a pool of B tasks, as a real cluster would, and run in
  * order; each one first brings the cluster back to its starting point (`baseline`), so a failure in one does
- * not cascade. Scenario 9 (scale) runs before 8 because 8 ends with every task gone.
+ * not cascade. Scenarios 9-11 run before 8 because 8 ends with every task gone.
  */
 describe('service A against a real BIND 9 under churn and faults', () => {
   let cluster: Cluster;
@@ -118,26 +128,34 @@ describe('service A against a real BIND 9 under churn and faults', () => {
     const servedDuringDrain = result.samples.filter(
       (s) => s.at > stoppedAt && s.instance === victim.id,
     ).length;
+    const twice = executedTwice(
+      result,
+      cluster.tasks.map((t) => t.proc.jsonLines()),
+    );
     report('3 rolling stop', result, {
       droppedByAAfterMs: dropped ? dropped - stoppedAt : 'never',
       servedByVictimDuringDrain: servedDuringDrain,
       victimExit: exit,
       posts: result.samples.filter((s) => s.method === 'POST').length,
+      executedTwice: twice.length,
+      slowestMs: slowest(result.samples),
     });
 
     expect({ failed: result.failed, failures: why(result) }).toEqual({ failed: 0, failures: '[]' });
+    expect(twice).toEqual([]);
     expect(dropped).toBeDefined();
     expect(dropped! - stoppedAt).toBeLessThanOrEqual(TTL_MS + 2000);
     expect(exit).toEqual({ code: 0, signal: null });
   });
 
-  it('4. crash: when a task is SIGKILLed without deregistering under load, then no GET fails and /discovery shows it ejected', async () => {
+  it('4. crash: when a task is SIGKILLed without deregistering under load, then no GET fails, no POST runs twice, and /discovery shows it ejected', async () => {
     const tasks = await baseline(3);
     const victim = tasks[0]!;
     const load = startLoad({
       baseUrl: a.url,
       concurrency: 6,
       pauseMs: 5,
+      request: mixed,
       maxRequests: 100_000,
       maxDurationMs: 30_000,
     });
@@ -159,13 +177,28 @@ describe('service A against a real BIND 9 under churn and faults', () => {
     const ejectLogs = a.proc
       .jsonLines()
       .filter((l) => l.msg === 'endpoint ejected after connection failures' && l.key === victim.key);
+    const twice = executedTwice(
+      result,
+      cluster.tasks.map((t) => t.proc.jsonLines()),
+    );
+    const failedGets = result.samples.filter((s) => s.method === 'GET' && !is2xx(s));
+    // A POST in flight on the victim when it died may have run: it fails (502 ECONNRESET), never repeats.
+    const failedPosts = result.samples.filter((s) => s.method === 'POST' && !is2xx(s));
     report('4 crash', result, {
       ejectedSeenAfterMs: ejected ? ejected.seenAt - killedAt : 'never',
       health: ejected?.health,
       ejections: ejectLogs.length,
+      failedGets: failedGets.length,
+      failedPosts: failedPosts.map((s) => `${s.status} ${s.code}`),
+      executedTwice: twice.length,
+      slowestMs: slowest(result.samples),
     });
 
-    expect({ failed: result.failed, failures: why(result) }).toEqual({ failed: 0, failures: '[]' });
+    expect(failedGets).toEqual([]);
+    expect(failedPosts.length).toBeLessThanOrEqual(6); // at most one per load worker in flight
+    for (const s of failedPosts)
+      expect({ status: s.status, code: s.code }).toEqual({ status: 502, code: 'ECONNRESET' });
+    expect(twice).toEqual([]);
     expect(ejected?.health).toMatchObject({ status: 'ejected' });
     expect(ejectLogs.length).toBeGreaterThan(0);
   });
@@ -364,8 +397,124 @@ describe('service A against a real BIND 9 under churn and faults', () => {
     expect(load.sent).toBeGreaterThan(1000);
   });
 
-  it('8. every task gone: when all tasks are deregistered and stopped, then A answers 503 problem+json with a clear code in bounded time, and recovers when a task registers', async () => {
+  it('10. wedged task: when a task stops answering but still accepts connections (SIGSTOP) under load, then no GET fails, no POST runs twice, and it is ejected until it answers again', async () => {
     const tasks = await baseline(3);
+    const victim = tasks[0]!;
+    const load = startLoad({
+      baseUrl: a.url,
+      concurrency: 6,
+      pauseMs: 5,
+      request: mixed,
+      maxRequests: 100_000,
+      maxDurationMs: 90_000,
+    });
+    let resumed = false;
+    try {
+      await sleep(1000);
+      const stoppedAt = Date.now();
+      victim.proc.kill('SIGSTOP'); // the kernel still completes handshakes into its backlog: a hung task
+      const ejectedAt = await pollUntil(
+        async () => {
+          const view = await a.discovery();
+          const e = view?.endpoints.find((x) => x.key === victim.key);
+          return e?.health.status === 'ejected' ? Date.now() : undefined;
+        },
+        30_000,
+        100,
+      );
+      await sleep(2000);
+      victim.proc.kill('SIGCONT');
+      resumed = true;
+      const resumedAt = Date.now();
+      const back = await pollUntil(
+        async () => load.samples.find((s) => s.at > resumedAt && s.instance === victim.id),
+        45_000,
+      );
+      const result = await load.stop();
+      const twice = executedTwice(
+        result,
+        cluster.tasks.map((t) => t.proc.jsonLines()),
+      );
+      const failedGets = result.samples.filter((s) => s.method === 'GET' && !is2xx(s));
+      // A POST that reached the hung task may run once it resumes: it times out (504), never repeats.
+      const failedPosts = result.samples.filter((s) => s.method === 'POST' && !is2xx(s));
+      report('10 wedged task', result, {
+        ejectedAfterMs: ejectedAt ? ejectedAt - stoppedAt : 'never',
+        backAfterResumeMs: back ? back.at - resumedAt : 'never',
+        failedGets: failedGets.length,
+        failedPosts: failedPosts.map((s) => `${s.status} ${s.code}`),
+        executedTwice: twice.length,
+        slowestMs: slowest(result.samples),
+      });
+
+      expect(failedGets).toEqual([]);
+      expect(failedPosts.length).toBeLessThanOrEqual(12);
+      for (const s of failedPosts)
+        expect({ status: s.status, code: s.code }).toEqual({ status: 504, code: 'ETIMEDOUT' });
+      expect(twice).toEqual([]);
+      expect(ejectedAt).toBeDefined();
+      expect(back).toBeDefined();
+    } finally {
+      if (!resumed) victim.proc.kill('SIGCONT');
+      await load.stop();
+    }
+  });
+
+  it('11. silent DNS at expiry: when the DNS server hangs (SIGSTOP) as the TTL runs out, then no request waits for DNS longer than the client response timer (RFC 8767)', async () => {
+    await baseline(3);
+    // Slow, patient lookups, so that a request waiting for one would stall for up to 9 s.
+    const a3 = await cluster.startServiceA('service-a-silent-dns', {
+      DNS_TIMEOUT_MS: '3000',
+      DNS_ATTEMPTS: '3',
+      DNS_LOOKUP_TIMEOUT_MS: '9000',
+    });
+    let paused = false;
+    try {
+      await cluster.converge(a3);
+      const last = (await a3.discovery())!;
+      const expiresAt = Date.parse(last.lastRefresh!) + last.ttlSeconds! * 1000;
+      const load = startLoad({
+        baseUrl: a3.url,
+        concurrency: 2,
+        pauseMs: 20,
+        maxRequests: 20_000,
+        maxDurationMs: 40_000,
+      });
+      // Hang named before A's refresh-ahead (72-80 % of the TTL) so the refresh in flight at expiry hangs too.
+      await sleepUntil(expiresAt - last.ttlSeconds! * 1000 * 0.5);
+      process.kill(cluster.dns.pid!, 'SIGSTOP');
+      paused = true;
+      await sleepUntil(expiresAt + 8000);
+      const result = await load.stop();
+      process.kill(cluster.dns.pid!, 'SIGCONT');
+      paused = false;
+      const afterExpiry = result.samples.filter((s) => s.at > expiresAt);
+      const view = (await a3.discovery())!;
+      report('11 silent DNS at expiry', result, {
+        afterExpiry: afterExpiry.length,
+        waitedOver1s: afterExpiry.filter((s) => s.ms > 1000).length,
+        slowestAfterExpiryMs: slowest(afterExpiry),
+        stateDuringOutage: view.state,
+      });
+
+      expect({ failed: result.failed, failures: why(result) }).toEqual({ failed: 0, failures: '[]' });
+      expect(afterExpiry.length).toBeGreaterThan(20);
+      // ~1.8 s at most (the timer), with room for a slow machine; waiting on the lookup would take 9 s.
+      expect(slowest(afterExpiry)).toBeLessThan(4000);
+      expect(afterExpiry.filter((s) => s.ms > 1000).length).toBeLessThanOrEqual(4);
+    } finally {
+      if (paused) process.kill(cluster.dns.pid!, 'SIGCONT');
+      await a3.proc.stop('SIGTERM');
+    }
+  });
+
+  it('8. every task gone: when all tasks are deregistered and stopped, then A answers 502 ECONNREFUSED while it still holds them, 503 problem+json with a clear code once DNS confirms none, and recovers when a task registers', async () => {
+    const old = await baseline(3);
+    // Tasks with a short drain replace them, so they are gone while A still holds them (its TTL and
+    // empty-answer grace); the old ones drain and exit on their own meanwhile.
+    const tasks = await cluster.launchTasks(3, { drainDelayMs: 500 });
+    await cluster.stopTasksLikeEcs(old);
+    await cluster.converge(a, 30_000);
     const load = startLoad({
       baseUrl: a.url,
       concurrency: 4,
@@ -376,6 +525,11 @@ describe('service A against a real BIND 9 under churn and faults', () => {
     await sleep(500);
     const goneAt = Date.now();
     await cluster.stopTasksLikeEcs(tasks);
+    await Promise.all(tasks.map((t) => t.proc.exited));
+    // Every task has exited; A still holds them until DNS confirms the empty answer: B is unreachable.
+    const held = (await a.discovery())!;
+    const refused = await request(`${a.url}/api/whoami`);
+    const stillHeld = (await a.discovery())!;
     const first503 = await pollUntil(
       async () => load.samples.find((s) => s.at > goneAt && s.status === 503),
       TTL_MS + EMPTY_GRACE_MS + 15_000,
@@ -390,15 +544,41 @@ describe('service A against a real BIND 9 under churn and faults', () => {
       15_000,
     );
     const result = await load.stop();
-    const unexpected = result.samples.filter((s) => s.status !== 200 && s.status !== 503);
+    const afterGone = result.samples.filter((s) => s.at > goneAt && s.at < registeredAt);
+    const unexpected = afterGone.filter(
+      (s) =>
+        !is2xx(s) &&
+        !(s.status === 502 && s.code === 'ECONNREFUSED') &&
+        !(s.status === 503 && ['ENOTFOUND', 'ENODATA'].includes(s.code ?? '')),
+    );
+    const after503 = afterGone.filter((s) => first503 && s.at > first503.at + 100 && s.status !== 503);
     report('8 every task gone', result, {
       first503AfterMs: first503 ? first503.at - goneAt : 'never',
+      statusesWhileHeld: [
+        ...new Set(
+          afterGone
+            .filter((s) => s.at < (first503?.at ?? Infinity))
+            .map((s) => `${s.status} ${s.code ?? ''}`.trim()),
+        ),
+      ],
       codes: [...new Set(result.samples.filter((s) => s.status === 503).map((s) => s.code))],
+      refusedProbe: `${refused.status} ${(refused.json as { code?: string } | undefined)?.code}`,
       problem: problem.json,
       recoveredAfterRegisterMs: back ? back.at - registeredAt : 'never',
     });
 
     expect(unexpected).toEqual([]);
+    expect(after503).toEqual([]); // once DNS confirmed none, never back to trying the dead tasks
+    // The probe ran while A held every (dead) task: 502, the contract's "B unreachable".
+    expect(held.endpoints).toHaveLength(3);
+    expect(stillHeld.endpoints).toHaveLength(3);
+    expect(refused.status).toBe(502);
+    expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(refused.json).toMatchObject({
+      status: 502,
+      code: 'ECONNREFUSED',
+      type: '/problems/upstream-failed',
+    });
     expect(first503).toBeDefined();
     expect(first503!.at - goneAt).toBeLessThanOrEqual(TTL_MS + EMPTY_GRACE_MS + 5000);
     expect(problem.status).toBe(503);

@@ -29,6 +29,8 @@ export interface Sample {
   instance?: string;
   /** Problem `code` for an error response, or the network error. */
   code?: string;
+  /** The `x-request-id` sent (A forwards it to B, whose log then names it). */
+  id: string;
 }
 
 /** Bounds and shape of a load run. Every run is bounded by both a count and a time. */
@@ -74,8 +76,11 @@ export interface LoadRun {
   readonly done: Promise<LoadResult>;
 }
 
+let runs = 0;
+
 /** Starts a bounded load loop against A: `concurrency` workers, each sending one request at a time. */
 export function startLoad(options: LoadOptions): LoadRun {
+  const runId = `load${++runs}-${process.pid}`;
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency });
   const samples: Sample[] = [];
   const makeRequest = options.request ?? whoami;
@@ -95,13 +100,16 @@ export function startLoad(options: LoadOptions): LoadRun {
 
   const worker = async (): Promise<void> => {
     while (!stopped && issued < options.maxRequests && Date.now() < deadline) {
-      const spec = makeRequest(issued++);
+      const n = issued++;
+      const spec = makeRequest(n);
+      const id = `${runId}-${n}`;
       const t0 = performance.now();
       let sample: Sample;
       try {
         const res = await request(`${options.baseUrl}${spec.path}`, {
           method: spec.method,
           body: spec.body,
+          headers: { 'x-request-id': id },
           agent,
           timeoutMs: 15_000,
         });
@@ -112,6 +120,7 @@ export function startLoad(options: LoadOptions): LoadRun {
           ms: performance.now() - t0,
           method: spec.method,
           status: res.status,
+          id,
           instance: res.status === 200 ? json?.servedBy?.instance : undefined,
           code: res.status === 200 ? undefined : (json?.code ?? res.text.slice(0, 200)),
         };
@@ -121,6 +130,7 @@ export function startLoad(options: LoadOptions): LoadRun {
           ms: performance.now() - t0,
           method: spec.method,
           status: 0,
+          id,
           code: (err as NodeJS.ErrnoException).code ?? (err as Error).message,
         };
       }
@@ -182,4 +192,26 @@ function round(ms: number): number {
 /** The failures of a run, at most `n`, for assertion messages. */
 export function failuresOf(result: LoadResult, n = 10): Sample[] {
   return result.samples.filter((s) => s.status < 200 || s.status >= 300).slice(0, n);
+}
+
+/**
+ * POSTs of `result` that B executed more than once: B logs every request it ran with its request id
+ * (which A forwards), so an id in two log lines, of one task or two, is a request run twice.
+ */
+export function executedTwice(
+  result: LoadResult,
+  bLogs: ReadonlyArray<Array<Record<string, unknown>>>,
+): string[] {
+  const posts = new Set(result.samples.filter((s) => s.method === 'POST').map((s) => s.id));
+  const seen = new Map<string, number>();
+  for (const lines of bLogs) {
+    for (const line of lines) {
+      const req = line.req as { id?: unknown; method?: unknown } | undefined;
+      // pino-http logs each request once it ends: completed, errored, or aborted (the caller had gone).
+      if (!/^request (completed|errored|aborted)$/.test(String(line.msg))) continue;
+      if (req?.method !== 'POST' || typeof req.id !== 'string') continue;
+      if (posts.has(req.id)) seen.set(req.id, (seen.get(req.id) ?? 0) + 1);
+    }
+  }
+  return [...seen].filter(([, n]) => n > 1).map(([id]) => id);
 }

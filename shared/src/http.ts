@@ -248,6 +248,10 @@ export class SrvHttpClient {
         // Anything but an answer (bad status, unreadable body) says the endpoint is unwell.
         if (failure.kind !== 'bad-response' || failure.code === 'ERESPONSETOOLARGE') {
           health.reportFailure(endpoint, failure.code);
+          // DNS already said "none" and every endpoint still held for the grace fails: believe DNS now
+          // (the next pick answers its ENOTFOUND/ENODATA) rather than keep dialing tasks that are gone.
+          if (connectFailed && !health.allHealthy)
+            this.options.resolver.endGrace(this.options.name, health.isAvailable);
         } else {
           health.reportSuccess(endpoint); // it answered
         }

@@ -137,6 +137,8 @@ interface Entry {
   staleAnnounced?: boolean;
   /** Clock ms of the first empty/NXDOMAIN answer after a good set (the grace period). */
   emptySince?: number;
+  /** Negative-caching time of that empty answer (RFC 2308), for when the grace ends. */
+  negativeTtlSeconds?: number;
   /** The running refresh outlived a caller's client response timer: serve stale until it settles. */
   staleWhileRefreshing?: boolean;
   /** Clock ms of the last use, for evicting the least recently used name. */
@@ -522,26 +524,55 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
     this.counters.lookupErrors[error.code] = (this.counters.lookupErrors[error.code] ?? 0) + 1;
     entry.lastError = error;
     entry.lastErrorAt = now;
+    entry.negativeTtlSeconds = negativeTtlSeconds;
     if (entry.set) {
+      const first = entry.emptySince === undefined;
       entry.emptySince ??= now;
       const graceSeconds = this.emptyGraceSeconds ?? entry.set.ttlSeconds;
       if (now - entry.emptySince < graceSeconds * 1000) {
-        this.logger.warn?.(
-          { name: entry.name, code: error.code },
-          'empty answer after a good set: keeping it while re-checking',
-        );
+        if (first) {
+          this.logger.warn?.(
+            { name: entry.name, code: error.code, graceSeconds },
+            'empty answer after a good set: keeping it while re-checking',
+          );
+        }
         entry.refreshAt = now + EMPTY_RECHECK_MS;
         // Keep serving through the grace even if the TTL runs out meanwhile.
         entry.expiresAt = Math.max(entry.expiresAt, now + EMPTY_RECHECK_MS * 2);
         return;
       }
+    }
+    this.confirmEmpty(entry, now);
+  }
+
+  /**
+   * Ends the empty-answer grace of `name` early when none of the endpoints it keeps is `usable` (each one
+   * refused or was ejected): the grace is there to ride out a DNS flap while the tasks still run, and
+   * holding endpoints that all fail would only turn DNS's "none" (503) into "unreachable" (502).
+   * @returns true when the set was dropped.
+   */
+  endGrace(name: string, usable: (e: Endpoint) => boolean): boolean {
+    const entry = this.entries.get(name) ?? this.entries.get(normalizeName(name));
+    if (!entry?.set || entry.emptySince === undefined || entry.set.endpoints.some(usable)) return false;
+    this.logger.warn?.(
+      { name: entry.name, code: entry.lastError?.code },
+      'empty answer confirmed early: every endpoint kept through the grace fails',
+    );
+    this.confirmEmpty(entry, this.opts.now());
+    return true;
+  }
+
+  /** DNS's "none" is taken as final: the set (if any) is dropped and the answer cached briefly. */
+  private confirmEmpty(entry: Entry, now: number): void {
+    if (entry.set) {
       const prev = entry.set;
       entry.set = undefined;
-      entry.emptySince = undefined;
       this.emit('change', { name: entry.name, added: [], removed: [...prev.endpoints], endpoints: [] });
     }
+    entry.emptySince = undefined;
     entry.failing = false;
-    entry.failUntil = now + Math.min(negativeTtlSeconds, this.opts.maxNegativeTtlSeconds) * 1000;
+    const negativeSeconds = Math.min(entry.negativeTtlSeconds ?? 0, this.opts.maxNegativeTtlSeconds);
+    entry.failUntil = now + negativeSeconds * 1000;
   }
 
   /** Timeout, SERVFAIL, network errors: keep the last good set (stale) and retry periodically. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { SrvHttpClient, SrvResolver, UpstreamError, type SrvHttpClientOptions } from '../src';
+import { DiscoveryError, SrvHttpClient, SrvResolver, UpstreamError, type SrvHttpClientOptions } from '../src';
 import {
   blackholePort,
   drippingTask,
@@ -204,6 +204,103 @@ describe('SrvHttpClient under the faults of a real VPC (real sockets on 127.0.0.
       await expect(client.request({ url })).rejects.toThrow(TypeError);
     }
     expect(other.hits + good.hits).toBe(0);
+  });
+
+  it('when DNS answers a different sample of the tasks each time (Cloud Map: 8 of many), then an ejected task stays ejected across its absence', async () => {
+    const dead = await refusedPort();
+    const good = await task(healthyTask('good'));
+    const other = await task(healthyTask('other'));
+    const withDead = cloudMapRecords([
+      ['dead', '127.0.0.1', dead],
+      ['good', '127.0.0.1', good.port],
+    ]);
+    const withoutDead = cloudMapRecords([
+      ['good', '127.0.0.1', good.port],
+      ['other', '127.0.0.1', other.port],
+    ]);
+    let sample = withDead;
+    const dns = await new ScriptedDns((q) =>
+      reply(q, { answers: sample.srv, additionals: sample.a }),
+    ).start();
+    closers.push(() => dns.close());
+    let clock = 1_000_000;
+    const resolver = new SrvResolver({ servers: [dns.address], now: () => clock });
+    const client = new SrvHttpClient({
+      resolver,
+      name: NAME,
+      health: { baseEjectionMs: 60_000, now: () => clock },
+    });
+    closers.push(() => {
+      client.close();
+      resolver.close();
+    });
+    const ejected: string[] = [];
+    client.health.on('eject', (e) => ejected.push(e.key));
+    for (let i = 0; i < 20; i++) await client.request({ url: '/x', method: 'POST', data: {} });
+    expect(ejected).toEqual([key(dead)]);
+    // The next answer leaves the dead task out; the one after brings it back.
+    for (const next of [withoutDead, withDead]) {
+      sample = next;
+      clock += 11_000;
+      await resolver.resolve(NAME);
+    }
+    expect(resolver.snapshot()[0]!.endpoints.map((e) => e.port)).toContain(dead);
+    const before = client.stats().picks[key(dead)];
+    for (let i = 0; i < 20; i++) await client.request({ url: '/x', method: 'POST', data: {} });
+    expect(client.stats().picks[key(dead)]).toBe(before); // still ejected: not tried again
+    expect(client.health.isAvailable({ key: key(dead) } as never)).toBe(false);
+  });
+
+  it('when DNS says "none" and every task still held for the grace refuses, then the grace ends and DNS\'s ENOTFOUND is answered', async () => {
+    const ports = [await refusedPort(), await refusedPort()];
+    const { srv, a } = cloudMapRecords(ports.map((port, i) => [`gone${i}`, '127.0.0.1', port]));
+    let empty = false;
+    const dns = await new ScriptedDns((q) =>
+      empty ? reply(q, { rcode: 'NXDOMAIN' }) : reply(q, { answers: srv, additionals: a }),
+    ).start();
+    closers.push(() => dns.close());
+    let clock = 1_000_000;
+    const resolver = new SrvResolver({ servers: [dns.address], now: () => clock });
+    const client = new SrvHttpClient({ resolver, name: NAME, health: { now: () => clock } });
+    closers.push(() => {
+      client.close();
+      resolver.close();
+    });
+    await resolver.resolve(NAME);
+    empty = true;
+    clock += 11_000;
+    await resolver.resolve(NAME); // the empty answer: the set is kept for the grace
+    expect(resolver.snapshot()[0]!.state).toBe('grace');
+    // Two requests: each refused everywhere (502) until both tasks are ejected; then DNS is believed.
+    const errors: unknown[] = [];
+    for (let i = 0; i < 3; i++) errors.push(await client.request({ url: '/x' }).catch((e: unknown) => e));
+    expect(errors[0]).toMatchObject({ kind: 'unreachable', code: 'ECONNREFUSED' });
+    expect(errors.at(-1)).toBeInstanceOf(DiscoveryError);
+    expect(errors.at(-1)).toMatchObject({ code: 'ENOTFOUND' });
+    expect(resolver.snapshot()[0]!.state).toBe('negative');
+  });
+
+  it('when DNS says "none" but the tasks held for the grace still answer, then the grace holds (a flap costs nothing)', async () => {
+    const good = await task(healthyTask('good'));
+    const { srv, a } = cloudMapRecords([['good', '127.0.0.1', good.port]]);
+    let empty = false;
+    const dns = await new ScriptedDns((q) =>
+      empty ? reply(q, { rcode: 'NXDOMAIN' }) : reply(q, { answers: srv, additionals: a }),
+    ).start();
+    closers.push(() => dns.close());
+    let clock = 1_000_000;
+    const resolver = new SrvResolver({ servers: [dns.address], now: () => clock });
+    const client = new SrvHttpClient({ resolver, name: NAME });
+    closers.push(() => {
+      client.close();
+      resolver.close();
+    });
+    await resolver.resolve(NAME);
+    empty = true;
+    clock += 11_000;
+    await resolver.resolve(NAME);
+    for (let i = 0; i < 10; i++) await client.request({ url: '/x' });
+    expect(resolver.snapshot()[0]!.state).toBe('grace');
   });
 
   it('when every endpoint of the set refuses, then unreachable ECONNREFUSED after trying each once', async () => {
