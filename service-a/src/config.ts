@@ -10,6 +10,8 @@ const positiveInt = (message: string, fallback: number, max: number) =>
     .max(max, { message: `must be ≤ ${max}` })
     .default(fallback);
 
+const DNS_NAME = /^(?!-)[A-Za-z0-9_-]{1,63}(\.(?!-)[A-Za-z0-9_-]{1,63})*\.?$/;
+
 const schema = z.object({
   PORT: envFields.port(8080),
   HOST: envFields.host(),
@@ -17,7 +19,7 @@ const schema = z.object({
   SERVICE_B_SRV: z
     .string()
     .max(253)
-    .regex(/^(?!-)[A-Za-z0-9_-]{1,63}(\.(?!-)[A-Za-z0-9_-]{1,63})*\.?$/, { message: 'must be a DNS name' })
+    .regex(DNS_NAME, { message: 'must be a DNS name' })
     .default('service_b.ecs.internal'),
   DNS_SERVERS: z
     .string()
@@ -52,6 +54,40 @@ const schema = z.object({
   UPSTREAM_CONNECT_TIMEOUT_MS: positiveInt('must be a positive number of milliseconds', 1000, 60_000),
   UPSTREAM_ATTEMPTS: positiveInt('must be a positive integer', 3, 10),
   DRAIN_DELAY_MS: envFields.durationMs(0),
+  DISCOVERY_SOURCE: z.enum(['dns', 'cloudmap'], { message: 'must be dns or cloudmap' }).default('dns'),
+  CLOUDMAP_NAMESPACE: z
+    .string()
+    .max(253)
+    .regex(DNS_NAME, { message: 'must be a namespace name such as ecs.internal' })
+    .optional(),
+  CLOUDMAP_SERVICE: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,63}$/, { message: 'must be a service name such as service_b' })
+    .optional(),
+  CLOUDMAP_POLL_INTERVAL_MS: z.coerce
+    .number({ message: 'must be a number of milliseconds' })
+    .int({ message: 'must be a whole number of milliseconds' })
+    .min(500, { message: 'must be ≥ 500 (the API has a rate limit)' })
+    .max(300_000, { message: 'must be ≤ 300000' })
+    .default(5000),
+  CLOUDMAP_HEALTH_STATUS: z
+    .enum(['HEALTHY', 'UNHEALTHY', 'ALL', 'HEALTHY_OR_ELSE_ALL'], {
+      message: 'must be HEALTHY, UNHEALTHY, ALL or HEALTHY_OR_ELSE_ALL',
+    })
+    .default('HEALTHY_OR_ELSE_ALL'),
+  // The AWS SDK reads these itself; they are checked here so a typo fails at start, not at the first call.
+  AWS_REGION: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/, { message: 'must be a Region such as us-east-1' })
+    .optional(),
+  AWS_DEFAULT_REGION: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/, { message: 'must be a Region such as us-east-1' })
+    .optional(),
+  AWS_ENDPOINT_URL_SERVICEDISCOVERY: z
+    .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+    .optional(),
+  AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
   SERVICE_B_URL: z
     .url({ protocol: /^http$/, message: 'must be an http:// URL' })
     .transform((value) => new URL(value))
@@ -66,12 +102,40 @@ const checked = schema.superRefine((cfg, ctx) => {
       message: `must be ≥ UPSTREAM_TIMEOUT_MS (${cfg.UPSTREAM_TIMEOUT_MS})`,
     });
   }
+  if (cfg.DISCOVERY_SOURCE !== 'cloudmap') return;
+  if (!cfg.AWS_REGION && !cfg.AWS_DEFAULT_REGION) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['AWS_REGION'],
+      message: 'must be set when DISCOVERY_SOURCE=cloudmap (the Region of the Cloud Map namespace)',
+    });
+  }
+  if (!cfg.CLOUDMAP_NAMESPACE && !cfg.SERVICE_B_SRV.replace(/\.$/, '').includes('.')) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['CLOUDMAP_NAMESPACE'],
+      message: `must be set: SERVICE_B_SRV (${cfg.SERVICE_B_SRV}) names no namespace to derive it from`,
+    });
+  }
 });
 
 /** service-a's validated configuration. */
-export type Config = z.output<typeof schema>;
+export type Config = z.output<typeof schema> & {
+  /** The Cloud Map service A discovers with DISCOVERY_SOURCE=cloudmap. */
+  CLOUDMAP_SERVICE: string;
+  /** Its namespace. */
+  CLOUDMAP_NAMESPACE: string;
+};
 
 /** Reads and validates service-a's environment. @throws {ConfigError} listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  return parseEnv(checked, env);
+  const cfg = parseEnv(checked, env);
+  // Cloud Map's SRV name is <service>.<namespace>: the defaults come from SERVICE_B_SRV.
+  const srv = cfg.SERVICE_B_SRV.replace(/\.$/, '');
+  const dot = srv.indexOf('.');
+  return {
+    ...cfg,
+    CLOUDMAP_SERVICE: cfg.CLOUDMAP_SERVICE ?? (dot === -1 ? srv : srv.slice(0, dot)),
+    CLOUDMAP_NAMESPACE: cfg.CLOUDMAP_NAMESPACE ?? (dot === -1 ? '' : srv.slice(dot + 1)),
+  };
 }

@@ -1,13 +1,13 @@
-import type { SrvHttpClient, SrvResolver } from '@ecs-srv/shared';
+import { CloudMapSource, SrvResolver, type EndpointSource, type SrvHttpClient } from '@ecs-srv/shared';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /**
  * Exposes the discovery client's counters on A's registry. Counters are read from `stats()` at scrape
- * time (nothing on the request path); lookup latency is observed from the resolver's `lookup` events.
+ * time (nothing on the request path); lookup latency is observed from the source's `lookup` events.
  */
 export function registerDiscoveryMetrics(
   registry: Registry,
-  resolver: SrvResolver,
+  source: EndpointSource,
   http: SrvHttpClient,
   srvName: string,
 ): void {
@@ -31,43 +31,33 @@ export function registerDiscoveryMetrics(
     });
   };
 
-  mirrored(
-    'srv_dns_queries_total',
-    'DNS attempts by transport and outcome (rcode or failure)',
-    ['transport', 'outcome'],
-    () => {
-      const { queries } = resolver.stats();
-      return (['udp', 'tcp'] as const).flatMap((transport) =>
-        Object.entries(queries[transport]).map(
-          ([outcome, n]): [Record<'transport' | 'outcome', string>, number] => [{ transport, outcome }, n],
+  if (source instanceof SrvResolver) registerDnsMetrics(source);
+  if (source instanceof CloudMapSource) {
+    mirrored(
+      'srv_cloudmap_api_calls_total',
+      'Cloud Map API calls by operation and outcome (ok or an error code)',
+      ['operation', 'outcome'],
+      () =>
+        Object.entries(source.stats().apiCalls).flatMap(([operation, byOutcome]) =>
+          Object.entries(byOutcome).map(([outcome, n]): [Record<'operation' | 'outcome', string>, number] => [
+            { operation, outcome },
+            n,
+          ]),
         ),
-      );
-    },
-  );
-  mirrored('srv_dns_tcp_fallbacks_total', 'Truncated UDP answers retried over TCP', [], () => [
-    [{}, resolver.stats().tcpFallbacks],
-  ]);
-  mirrored(
-    'srv_dns_dropped_total',
-    'DNS messages dropped (spoofed source, ID or question; undecodable)',
-    [],
-    () => [[{}, resolver.stats().dropped]],
-  );
-  mirrored('srv_lookups_total', 'Uncached SRV lookups', [], () => [[{}, resolver.stats().lookups]]);
+    );
+  }
+  mirrored('srv_lookups_total', 'Uncached SRV lookups', [], () => [[{}, source.stats().lookups]]);
   mirrored('srv_lookup_errors_total', 'Failed SRV lookups by code', ['code'], () =>
-    Object.entries(resolver.stats().lookupErrors).map(([code, n]): [{ code: string }, number] => [
-      { code },
-      n,
-    ]),
+    Object.entries(source.stats().lookupErrors).map(([code, n]): [{ code: string }, number] => [{ code }, n]),
   );
   mirrored('srv_cache_hits_total', 'Picks served from a fresh cached endpoint set', [], () => [
-    [{}, resolver.stats().cacheHits],
+    [{}, source.stats().cacheHits],
   ]);
   mirrored(
     'srv_stale_serves_total',
     'Picks served from an expired set while DNS fails (RFC 8767)',
     [],
-    () => [[{}, resolver.stats().staleServes]],
+    () => [[{}, source.stats().staleServes]],
   );
   mirrored('srv_picks_total', 'Requests sent to each endpoint, retries included', ['endpoint'], () =>
     Object.entries(http.stats().picks).map(([endpoint, n]): [{ endpoint: string }, number] => [
@@ -92,7 +82,7 @@ export function registerDiscoveryMetrics(
     registers,
     collect() {
       this.reset();
-      const snapshot = resolver.snapshot().find((n) => n.name === srvName);
+      const snapshot = source.snapshot().find((n) => n.name === srvName);
       const endpoints = snapshot?.endpoints ?? [];
       const ejected = endpoints.filter((e) => !http.health.isAvailable(e)).length;
       this.set({ name: srvName, health: 'healthy' }, endpoints.length - ejected);
@@ -105,7 +95,7 @@ export function registerDiscoveryMetrics(
     labelNames: ['name'],
     registers,
     collect() {
-      const snapshot = resolver.snapshot().find((n) => n.name === srvName);
+      const snapshot = source.snapshot().find((n) => n.name === srvName);
       this.set({ name: srvName }, snapshot?.stale ? 1 : 0);
     },
   });
@@ -117,5 +107,31 @@ export function registerDiscoveryMetrics(
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers,
   });
-  resolver.on('lookup', ({ durationMs, outcome }) => latency.observe({ outcome }, durationMs / 1000));
+  source.on('lookup', ({ durationMs, outcome }) => latency.observe({ outcome }, durationMs / 1000));
+
+  /** What only DNS has: queries by transport and outcome, TCP fallbacks, dropped messages. */
+  function registerDnsMetrics(resolver: SrvResolver): void {
+    mirrored(
+      'srv_dns_queries_total',
+      'DNS attempts by transport and outcome (rcode or failure)',
+      ['transport', 'outcome'],
+      () => {
+        const { queries } = resolver.stats();
+        return (['udp', 'tcp'] as const).flatMap((transport) =>
+          Object.entries(queries[transport]).map(
+            ([outcome, n]): [Record<'transport' | 'outcome', string>, number] => [{ transport, outcome }, n],
+          ),
+        );
+      },
+    );
+    mirrored('srv_dns_tcp_fallbacks_total', 'Truncated UDP answers retried over TCP', [], () => [
+      [{}, resolver.stats().tcpFallbacks],
+    ]);
+    mirrored(
+      'srv_dns_dropped_total',
+      'DNS messages dropped (spoofed source, ID or question; undecodable)',
+      [],
+      () => [[{}, resolver.stats().dropped]],
+    );
+  }
 }

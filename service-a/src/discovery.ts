@@ -1,4 +1,11 @@
-import { formatServer, SrvHttpClient, SrvResolver, type DiscoveryLogger } from '@ecs-srv/shared';
+import {
+  CloudMapSource,
+  formatServer,
+  SrvHttpClient,
+  SrvResolver,
+  type DiscoveryLogger,
+  type EndpointSource,
+} from '@ecs-srv/shared';
 import type { Config } from './config';
 import { ServiceBClient, sendThroughDiscovery, sendToFixedUrl, type ServiceBApi } from './service-b-client';
 
@@ -6,8 +13,8 @@ import { ServiceBClient, sendThroughDiscovery, sendToFixedUrl, type ServiceBApi 
 export interface BRoute {
   serviceB: ServiceBApi;
   snapshot: () => object;
-  /** The discovery client, absent in fixed-URL mode. */
-  resolver?: SrvResolver;
+  /** Where B's endpoints come from (DNS or the Cloud Map API); absent in fixed-URL mode. */
+  source?: EndpointSource;
   http?: SrvHttpClient;
   close: () => void;
 }
@@ -23,7 +30,10 @@ function healthOf(http: SrvHttpClient, key: string) {
   };
 }
 
-/** B through SRV discovery (the product), or through `SERVICE_B_URL` when set (benchmarks, debugging). */
+/**
+ * B through discovery (the product: SRV records by default, the Cloud Map API with
+ * DISCOVERY_SOURCE=cloudmap), or through `SERVICE_B_URL` when set (benchmarks, debugging).
+ */
 export function createBRoute(config: Config, logger: DiscoveryLogger): BRoute {
   if (config.SERVICE_B_URL) {
     const fixed = sendToFixedUrl(config.SERVICE_B_URL, {
@@ -36,17 +46,9 @@ export function createBRoute(config: Config, logger: DiscoveryLogger): BRoute {
       close: fixed.close,
     };
   }
-  const resolver = new SrvResolver({
-    servers: config.DNS_SERVERS,
-    attemptTimeoutMs: config.DNS_TIMEOUT_MS,
-    attempts: config.DNS_ATTEMPTS,
-    lookupTimeoutMs: config.DNS_LOOKUP_TIMEOUT_MS,
-    maxStaleSeconds: config.DNS_MAX_STALE_SECONDS,
-    staleAnswerClientTimeoutMs: config.DNS_STALE_ANSWER_TIMEOUT_MS,
-    logger,
-  });
+  const source = createSource(config, logger);
   const http = new SrvHttpClient({
-    resolver,
+    source,
     name: config.SERVICE_B_SRV,
     timeoutMs: config.UPSTREAM_TIMEOUT_MS,
     budgetMs: config.UPSTREAM_BUDGET_MS,
@@ -55,22 +57,60 @@ export function createBRoute(config: Config, logger: DiscoveryLogger): BRoute {
     idleSocketTimeoutMs: config.UPSTREAM_IDLE_SOCKET_TIMEOUT_MS,
     maxResponseBytes: config.UPSTREAM_MAX_RESPONSE_BYTES,
   });
+  const where =
+    source instanceof SrvResolver
+      ? { mode: 'srv', source: 'dns', dnsServers: source.dnsServers.map(formatServer) }
+      : {
+          mode: 'cloudmap',
+          source: 'cloudmap',
+          namespace: config.CLOUDMAP_NAMESPACE,
+          service: config.CLOUDMAP_SERVICE,
+          api: (source as CloudMapSource).apiDescription,
+          pollIntervalMs: config.CLOUDMAP_POLL_INTERVAL_MS,
+        };
   return {
     serviceB: new ServiceBClient(sendThroughDiscovery(http)),
-    resolver,
+    source,
     http,
     snapshot: () => ({
-      mode: 'srv',
+      ...where,
       srvName: config.SERVICE_B_SRV,
-      dnsServers: resolver.dnsServers.map(formatServer),
-      names: resolver.snapshot().map((name) => ({
+      names: source.snapshot().map((name) => ({
         ...name,
         endpoints: name.endpoints.map((e) => ({ ...e, health: healthOf(http, e.key) })),
       })),
     }),
     close: (): void => {
       http.close();
-      resolver.close();
+      source.close();
     },
   };
+}
+
+/** The endpoint source DISCOVERY_SOURCE names: SRV records through DNS, or the Cloud Map API. */
+function createSource(config: Config, logger: DiscoveryLogger): EndpointSource {
+  if (config.DISCOVERY_SOURCE === 'cloudmap') {
+    return new CloudMapSource({
+      services: {
+        [config.SERVICE_B_SRV]: { namespace: config.CLOUDMAP_NAMESPACE, service: config.CLOUDMAP_SERVICE },
+      },
+      healthStatus: config.CLOUDMAP_HEALTH_STATUS,
+      pollIntervalMs: config.CLOUDMAP_POLL_INTERVAL_MS,
+      maxStaleSeconds: config.DNS_MAX_STALE_SECONDS,
+      sdk: {
+        region: config.AWS_REGION ?? config.AWS_DEFAULT_REGION,
+        endpoint: config.AWS_ENDPOINT_URL_SERVICEDISCOVERY ?? config.AWS_ENDPOINT_URL,
+      },
+      logger,
+    });
+  }
+  return new SrvResolver({
+    servers: config.DNS_SERVERS,
+    attemptTimeoutMs: config.DNS_TIMEOUT_MS,
+    attempts: config.DNS_ATTEMPTS,
+    lookupTimeoutMs: config.DNS_LOOKUP_TIMEOUT_MS,
+    maxStaleSeconds: config.DNS_MAX_STALE_SECONDS,
+    staleAnswerClientTimeoutMs: config.DNS_STALE_ANSWER_TIMEOUT_MS,
+    logger,
+  });
 }

@@ -26,7 +26,7 @@ async function main(config: Config): Promise<void> {
   const discovery = createBRoute(config, logger.child({ module: 'discovery' }));
   if (config.SERVICE_B_URL)
     logger.warn({ url: config.SERVICE_B_URL.href }, 'SERVICE_B_URL set: discovery is off');
-  discovery.resolver?.on('change', ({ name, added, removed, endpoints }) => {
+  discovery.source?.on('change', ({ name, added, removed, endpoints }) => {
     logger.info(
       {
         name,
@@ -39,12 +39,15 @@ async function main(config: Config): Promise<void> {
   });
   discovery.http?.health.on('eject', (e) => logger.warn(e, 'endpoint ejected after connection failures'));
   discovery.http?.health.on('return', (e) => logger.info(e, 'endpoint returned'));
-  discovery.resolver?.on('stale', ({ name, error }) =>
-    logger.warn({ name, code: error.code }, 'DNS failing: serving the last good endpoint set past its TTL'),
+  discovery.source?.on('stale', ({ name, error }) =>
+    logger.warn(
+      { name, code: error.code, source: discovery.source?.kind },
+      `${discovery.source?.kind === 'cloudmap' ? 'Cloud Map API' : 'DNS'} failing: serving the last good endpoint set past its TTL`,
+    ),
   );
   const metrics = createServiceMetrics('service-a');
-  if (discovery.resolver && discovery.http) {
-    registerDiscoveryMetrics(metrics.registry, discovery.resolver, discovery.http, config.SERVICE_B_SRV);
+  if (discovery.source && discovery.http) {
+    registerDiscoveryMetrics(metrics.registry, discovery.source, discovery.http, config.SERVICE_B_SRV);
   }
   const state = { draining: false };
   const app = createApp({
@@ -86,7 +89,7 @@ async function main(config: Config): Promise<void> {
   );
   announceListening({ service: 'service-a', host: running.host, port: running.port });
   // Warm the cache so the first request does not wait on DNS; a failure here is only logged.
-  discovery.resolver?.resolve(config.SERVICE_B_SRV).catch((err: unknown) => {
+  discovery.source?.resolve(config.SERVICE_B_SRV).catch((err: unknown) => {
     logger.warn(
       { err: (err as Error).message },
       'initial discovery of service B failed; will retry on demand',

@@ -39,8 +39,8 @@ describe('service-a through SRV discovery to real service-b servers', () => {
     const config = loadConfig({ DNS_SERVERS: `127.0.0.1:${dns.address.port}`, ...env });
     discovery = createBRoute(config, {});
     const metrics = createServiceMetrics('service-a', { defaultMetrics: false });
-    if (discovery.resolver && discovery.http) {
-      registerDiscoveryMetrics(metrics.registry, discovery.resolver, discovery.http, config.SERVICE_B_SRV);
+    if (discovery.source && discovery.http) {
+      registerDiscoveryMetrics(metrics.registry, discovery.source, discovery.http, config.SERVICE_B_SRV);
     }
     return createApp({
       state: { draining: false },

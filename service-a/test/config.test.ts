@@ -45,4 +45,59 @@ describe('service-a loadConfig', () => {
       expect((error as ConfigError).message).toContain(key);
     }
   });
+
+  it('when DISCOVERY_SOURCE is unset, then DNS; the Cloud Map service and namespace derive from SERVICE_B_SRV', () => {
+    const cfg = loadConfig({ SERVICE_B_SRV: 'orders.prod.internal' });
+    expect(cfg).toMatchObject({
+      DISCOVERY_SOURCE: 'dns',
+      CLOUDMAP_SERVICE: 'orders',
+      CLOUDMAP_NAMESPACE: 'prod.internal',
+      CLOUDMAP_POLL_INTERVAL_MS: 5000,
+      CLOUDMAP_HEALTH_STATUS: 'HEALTHY_OR_ELSE_ALL',
+    });
+  });
+
+  it('when DISCOVERY_SOURCE=cloudmap with a Region, then explicit names and the endpoint override are taken', () => {
+    const cfg = loadConfig({
+      DISCOVERY_SOURCE: 'cloudmap',
+      AWS_REGION: 'eu-west-1',
+      CLOUDMAP_NAMESPACE: 'other.internal',
+      CLOUDMAP_SERVICE: 'svc',
+      AWS_ENDPOINT_URL_SERVICEDISCOVERY: 'http://127.0.0.1:4566',
+    });
+    expect(cfg).toMatchObject({
+      DISCOVERY_SOURCE: 'cloudmap',
+      CLOUDMAP_NAMESPACE: 'other.internal',
+      CLOUDMAP_SERVICE: 'svc',
+      AWS_ENDPOINT_URL_SERVICEDISCOVERY: 'http://127.0.0.1:4566',
+    });
+  });
+
+  it('when DISCOVERY_SOURCE=cloudmap is misconfigured, then one ConfigError names every problem', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        DISCOVERY_SOURCE: 'cloudmap',
+        SERVICE_B_SRV: 'single',
+        CLOUDMAP_SERVICE: 'bad name',
+        CLOUDMAP_POLL_INTERVAL_MS: '10',
+        AWS_ENDPOINT_URL: 'ftp://x',
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    for (const key of [
+      'AWS_REGION',
+      'CLOUDMAP_NAMESPACE',
+      'CLOUDMAP_SERVICE',
+      'CLOUDMAP_POLL_INTERVAL_MS',
+      'AWS_ENDPOINT_URL',
+    ]) {
+      expect((error as ConfigError).message).toContain(key);
+    }
+    expect(() => loadConfig({ DISCOVERY_SOURCE: 'consul' })).toThrow(
+      /DISCOVERY_SOURCE: must be dns or cloudmap/,
+    );
+  });
 });

@@ -154,7 +154,7 @@ describe('service A against hostile B tasks and DNS faults (metrics asserted)', 
     const route = createBRoute(config, {});
     closers.push(() => route.close());
     const metrics = createServiceMetrics('service-a', { defaultMetrics: false });
-    registerDiscoveryMetrics(metrics.registry, route.resolver!, route.http!, config.SERVICE_B_SRV);
+    registerDiscoveryMetrics(metrics.registry, route.source!, route.http!, config.SERVICE_B_SRV);
     const app = createApp({
       state: { draining: false },
       logger: { error: jest.fn() },
@@ -264,7 +264,7 @@ describe('service A against hostile B tasks and DNS faults (metrics asserted)', 
 
     // DNS goes silent and the TTL passes: lookups fail, the set is served stale.
     dns.silent = true;
-    const set = route.resolver!.snapshot()[0]!;
+    const set = route.source!.snapshot()[0]!;
     const expiry = Date.parse(set.lastRefresh!) + set.ttlSeconds! * 1000;
     await until(() => Date.now() > expiry, 'the TTL to pass', 15_000);
     await until(

@@ -2,6 +2,9 @@ import type { Endpoint, Rejection } from './records';
 import { groupByPriority, type PriorityGroup } from './select';
 import type { TransportName } from './wire/exchange';
 
+/** How a set travelled: over DNS (UDP, TCP), or from an API (Cloud Map's DiscoverInstances). */
+export type SetTransport = TransportName | 'api';
+
 /** One good answer for a name: its endpoints, prepared for picking, and where it came from. Immutable. */
 export interface EndpointSet {
   readonly name: string;
@@ -12,9 +15,9 @@ export interface EndpointSet {
   readonly ttlSeconds: number;
   /** Clock time (ms) the answer arrived. */
   readonly fetchedAt: number;
-  /** Server that answered, `host:port`. */
+  /** Who answered: a DNS server `host:port`, or the API endpoint. */
   readonly server: string;
-  readonly transport: TransportName;
+  readonly transport: SetTransport;
   /** Records that were refused, and why (for /discovery and logs), at most MAX_REJECTIONS of them. */
   readonly rejected: readonly Rejection[];
   /** Refused records beyond those listed in `rejected`. */

@@ -28,7 +28,11 @@ export type DiscoveryErrorCode =
   /** The lookup was aborted or the client closed. */
   | 'ECANCELLED'
   /** The name is not a valid DNS name (label over 63 octets, name over 253 characters, bad characters). */
-  | 'EBADNAME';
+  | 'EBADNAME'
+  /** The Cloud Map API refused the call for its rate limit (`RequestLimitExceeded`). */
+  | 'ETHROTTLED'
+  /** The Cloud Map API call failed otherwise (credentials, network, a server error…): see the message. */
+  | 'EAPI';
 
 /**
  * Socket errors reported with their own errno rather than folded into one code: no route to the server

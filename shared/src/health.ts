@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { positiveInt } from './options';
 import type { Endpoint } from './records';
 
 /** Options of passive health tracking. */
@@ -167,11 +168,4 @@ export class EndpointHealth extends EventEmitter<EndpointHealthEvents> {
     if (state?.ejectedUntil !== undefined) this.ejectedCount--;
     this.states.delete(key);
   }
-}
-
-function positiveInt(option: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value <= 0)
-    throw new TypeError(`${option} must be a positive integer, got ${String(value)}`);
-  return value;
 }

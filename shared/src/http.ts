@@ -3,9 +3,10 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { DiscoveryError, isDiscoveryError } from './errors';
 import { EndpointHealth, type EndpointHealthOptions } from './health';
+import { positiveInt } from './options';
 import { invalidNameReason } from './wire/message';
 import type { Endpoint } from './records';
-import type { SrvResolver } from './resolver';
+import type { EndpointSource } from './source';
 
 /**
  * How a call to an upstream endpoint failed: the caller maps these to 502 / 504. `cancelled`: the caller
@@ -44,9 +45,11 @@ export interface HttpClientStats {
 
 /** Options of `SrvHttpClient`. */
 export interface SrvHttpClientOptions {
-  /** The resolver that finds endpoints. */
-  resolver: SrvResolver;
-  /** SRV name of the upstream service, e.g. `service_b.ecs.internal`. */
+  /** Where endpoints come from: an `SrvResolver` (DNS) or a `CloudMapSource` (the Cloud Map API). */
+  source?: EndpointSource;
+  /** The same as `source` (its first name, kept for existing callers). */
+  resolver?: EndpointSource;
+  /** Name of the upstream service, e.g. `service_b.ecs.internal` (the SRV name; Cloud Map maps it). */
   name: string;
   /** Time one attempt may take, from sending to the last byte of the response body, ms. @default 5000 */
   timeoutMs?: number;
@@ -145,6 +148,8 @@ export class SrvHttpClient {
   readonly axios: AxiosInstance;
   /** Passive health of the endpoints this client called. */
   readonly health: EndpointHealth;
+  /** Where endpoints come from. */
+  readonly source: EndpointSource;
   private readonly agent: ConnectTimeoutAgent;
   private readonly timeoutMs: number;
   private readonly budgetMs: number;
@@ -159,16 +164,18 @@ export class SrvHttpClient {
 
   /** @throws {TypeError} naming an invalid option. */
   constructor(private readonly options: SrvHttpClientOptions) {
-    if (!options.resolver) throw new TypeError('resolver is required');
+    const source = options.source ?? options.resolver;
+    if (!source) throw new TypeError('source (or resolver) is required');
+    this.source = source;
     if (typeof options.name !== 'string' || invalidNameReason(options.name) !== undefined)
       throw new TypeError(`name must be an SRV name, got ${JSON.stringify(options.name)}`);
-    this.timeoutMs = checkPositive('timeoutMs', options.timeoutMs, 5000);
-    this.budgetMs = checkPositive('budgetMs', options.budgetMs, 2 * this.timeoutMs);
-    const connectTimeoutMs = checkPositive('connectTimeoutMs', options.connectTimeoutMs, 1000);
-    this.maxAttempts = checkPositive('maxAttempts', options.maxAttempts, 3);
-    const maxSockets = checkPositive('maxSocketsPerEndpoint', options.maxSocketsPerEndpoint, 256);
-    const idleMs = checkPositive('idleSocketTimeoutMs', options.idleSocketTimeoutMs, 4000);
-    const maxResponseBytes = checkPositive('maxResponseBytes', options.maxResponseBytes, 65_536);
+    this.timeoutMs = positiveInt('timeoutMs', options.timeoutMs, 5000);
+    this.budgetMs = positiveInt('budgetMs', options.budgetMs, 2 * this.timeoutMs);
+    const connectTimeoutMs = positiveInt('connectTimeoutMs', options.connectTimeoutMs, 1000);
+    this.maxAttempts = positiveInt('maxAttempts', options.maxAttempts, 3);
+    const maxSockets = positiveInt('maxSocketsPerEndpoint', options.maxSocketsPerEndpoint, 256);
+    const idleMs = positiveInt('idleSocketTimeoutMs', options.idleSocketTimeoutMs, 4000);
+    const maxResponseBytes = positiveInt('maxResponseBytes', options.maxResponseBytes, 65_536);
     this.health = new EndpointHealth(options.health);
     this.health.on('eject', () => this.counters.ejections++);
     this.agent = new ConnectTimeoutAgent(
@@ -202,7 +209,7 @@ export class SrvHttpClient {
       );
       for (const key of forgotten) this.picks.delete(key);
     };
-    options.resolver.on('change', this.onChange);
+    source.on('change', this.onChange);
   }
 
   /**
@@ -230,7 +237,7 @@ export class SrvHttpClient {
       // Fast path: nothing ejected and nothing tried yet, so every endpoint is a candidate.
       const filter = tried.size === 0 && health.allHealthy ? undefined : usable;
       const endpoint =
-        this.options.resolver.pickCached(this.options.name, filter) ??
+        this.source.pickCached(this.options.name, filter) ??
         (await this.pickWithin(filter, deadline, callerSignal));
       this.picks.set(endpoint.key, (this.picks.get(endpoint.key) ?? 0) + 1);
       const attemptMs = Math.max(1, Math.min(this.timeoutMs, deadline - Date.now()));
@@ -251,7 +258,7 @@ export class SrvHttpClient {
           // DNS already said "none" and every endpoint still held for the grace fails: believe DNS now
           // (the next pick answers its ENOTFOUND/ENODATA) rather than keep dialing tasks that are gone.
           if (connectFailed && !health.allHealthy)
-            this.options.resolver.endGrace(this.options.name, health.isAvailable);
+            this.source.endGrace(this.options.name, health.isAvailable);
         } else {
           health.reportSuccess(endpoint); // it answered
         }
@@ -278,9 +285,9 @@ export class SrvHttpClient {
     };
   }
 
-  /** Closes every pooled connection and stops listening to the resolver. */
+  /** Closes every pooled connection and stops listening to the source. */
   close(): void {
-    this.options.resolver.off('change', this.onChange);
+    this.source.off('change', this.onChange);
     this.agent.destroy();
   }
 
@@ -346,16 +353,17 @@ export class SrvHttpClient {
     deadline: number,
     callerSignal: AbortSignal | undefined,
   ): Promise<Endpoint> {
-    const { resolver, name } = this.options;
+    const { source } = this;
+    const { name } = this.options;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), Math.max(0, deadline - Date.now()));
     const onCallerAbort = (): void => controller.abort();
     if (callerSignal?.aborted) onCallerAbort();
     else callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
     try {
-      return await resolver.pick(name, filter, { signal: controller.signal });
+      return await source.pick(name, filter, { signal: controller.signal });
     } catch (err) {
-      if (isDiscoveryError(err, 'ECANCELLED') && !callerSignal?.aborted && !resolver.isClosed) {
+      if (isDiscoveryError(err, 'ECANCELLED') && !callerSignal?.aborted && !source.isClosed) {
         throw new DiscoveryError('ETIMEOUT', name, `no endpoint found within the request budget`, {
           cause: err,
         });
@@ -412,11 +420,4 @@ export function toUpstreamError(err: unknown, endpoint: string, name = endpoint)
   return new UpstreamError('unreachable', code, endpoint, `${where} is unreachable: ${err.message}`, {
     cause: err,
   });
-}
-
-function checkPositive(option: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value <= 0)
-    throw new TypeError(`${option} must be a positive integer, got ${String(value)}`);
-  return value;
 }

@@ -7,19 +7,35 @@ export type { DiscoveryErrorCode } from './errors';
 export type { EndpointSet } from './endpoint-set';
 export type { Endpoint, Rejection } from './records';
 export { SrvResolver, parentZone } from './resolver';
+export type { DiscoveryLogger, ResolverStats, SrvResolverOptions } from './resolver';
 export type {
-  DiscoveryLogger,
+  EndpointSource,
   EntryState,
   NameSnapshot,
   ResolveOptions,
-  ResolverStats,
-  SrvResolverOptions,
-} from './resolver';
+  SourceEvents,
+  SourceKind,
+  SourceStats,
+} from './source';
 export { groupByPriority, pickEndpoint, pickInGroup, rfc2782Order } from './select';
 export type { PriorityGroup, Random } from './select';
 export { EndpointHealth } from './health';
 export type { EndpointHealthEvents, EndpointHealthOptions, EndpointHealthState } from './health';
 export { SrvHttpClient, UpstreamError, toUpstreamError } from './http';
-export type { HttpClientStats, SrvHttpClientOptions, UpstreamFailure } from './http';
+export type { HttpClientStats, SrvHttpClientOptions, SrvRequestConfig, UpstreamFailure } from './http';
 export { formatServer, parseServer, parseServerList, systemServers } from './wire/servers';
 export type { DnsServer } from './wire/servers';
+export { CloudMapSource } from './cloudmap/source';
+export type { CloudMapSourceOptions, CloudMapSourceStats } from './cloudmap/source';
+export { CloudMapApiError } from './cloudmap/api';
+export type {
+  CloudMapApi,
+  CloudMapFailure,
+  CloudMapInstance,
+  DiscoveredInstances,
+  HealthStatusFilter,
+  InstancesQuery,
+  ServiceRef,
+} from './cloudmap/api';
+export { createSdkCloudMapApi } from './cloudmap/sdk-api';
+export type { SdkCloudMapApiOptions } from './cloudmap/sdk-api';

@@ -16,8 +16,11 @@ export interface SrvRecord {
 export interface TargetAddress {
   address: string;
   ttlSeconds: number;
-  /** `previous`: the target's A query failed this time, so its last known address was kept. */
-  source: 'additional' | 'query' | 'previous';
+  /**
+   * `additional`/`query`: from DNS; `previous`: the target's A query failed this time, so its last known
+   * address was kept; `api`: from the Cloud Map API's instance attributes.
+   */
+  source: 'additional' | 'query' | 'previous' | 'api';
 }
 
 /** A validated endpoint: where to send requests, and what DNS said about it. */

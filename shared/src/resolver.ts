@@ -1,9 +1,19 @@
 import { EventEmitter } from 'node:events';
+import { abortable } from './abort';
 import { diffSets, type EndpointSet } from './endpoint-set';
 import { DiscoveryError, NEGATIVE_CODES } from './errors';
 import { lookupSrv, type LookupOutcome } from './lookup';
+import { nonNegative, positive, positiveInt, ratio } from './options';
 import type { Endpoint, RecordPolicy } from './records';
 import { pickEndpoint, type Random } from './select';
+import type {
+  EndpointSource,
+  EntryState,
+  NameSnapshot,
+  ResolveOptions,
+  SourceEvents,
+  SourceStats,
+} from './source';
 import { Exchanger, type AttemptObserver } from './wire/exchange';
 import { invalidNameReason, normalizeName } from './wire/message';
 import { parseServer, systemServers, type DnsServer } from './wire/servers';
@@ -67,57 +77,18 @@ export interface SrvResolverOptions {
   onAttempt?: AttemptObserver;
 }
 
-/** A name's cached state, as `snapshot()` reports it. */
-export type EntryState = 'fresh' | 'stale' | 'grace' | 'negative' | 'failed' | 'empty';
-
-/** One name as the client sees it, for `/discovery`. */
-export interface NameSnapshot {
-  name: string;
-  state: EntryState;
-  /** True when the endpoints are served past their TTL because DNS fails (RFC 8767). */
-  stale: boolean;
-  ttlSeconds?: number;
-  ttlLeftSeconds?: number;
-  lastRefresh?: string;
-  server?: string;
-  transport?: string;
-  endpoints: Array<Omit<Endpoint, 'key'> & { key: string }>;
-  rejected: EndpointSet['rejected'];
-  lastError?: { code: string; message: string; at: string };
-}
-
 /** Counters of a resolver since it was made, for metrics. */
-export interface ResolverStats {
+export interface ResolverStats extends SourceStats {
   /** DNS attempts by transport, then by outcome: an rcode (`NOERROR`, `NXDOMAIN`…) or a failure (`timeout`, `refused`…). */
   queries: { udp: Record<string, number>; tcp: Record<string, number> };
   /** Truncated UDP replies asked again over TCP. */
   tcpFallbacks: number;
-  /** Uncached lookups (one per name per refresh, however many callers shared it). */
-  lookups: number;
-  /** Lookups that failed, by code. */
-  lookupErrors: Record<string, number>;
-  /** Picks and resolves served from a fresh cache entry. */
-  cacheHits: number;
-  /** Picks and resolves served past the TTL because DNS failed (RFC 8767). */
-  staleServes: number;
   /** Wire messages dropped: wrong source, ID or question, undecodable. */
   dropped: number;
 }
 
-/** Per-call options of `resolve` and `pick`. */
-export interface ResolveOptions {
-  /** Stops waiting: the call rejects with ECANCELLED (a lookup shared with other callers goes on). */
-  signal?: AbortSignal;
-}
-
-/** Events: `change` when a name's endpoint set changes. */
-export interface ResolverEvents {
-  change: [{ name: string; added: Endpoint[]; removed: Endpoint[]; endpoints: readonly Endpoint[] }];
-  /** Once each time a name starts being served past its TTL because DNS fails. */
-  stale: [{ name: string; error: DiscoveryError; expiredAt: number }];
-  /** After every uncached lookup (for latency metrics): `outcome` is `ok` or the error code. */
-  lookup: [{ name: string; durationMs: number; outcome: string }];
-}
+/** Events of the resolver (those of every source). */
+export type ResolverEvents = SourceEvents;
 
 interface Entry {
   name: string;
@@ -157,7 +128,9 @@ const INCOMPLETE_RECHECK_MS = 1000;
  * use (the warm path sends no packet), one query per name at a time, serve stale while DNS fails, grace
  * for a sudden empty answer, brief negative caching.
  */
-export class SrvResolver extends EventEmitter<ResolverEvents> {
+export class SrvResolver extends EventEmitter<ResolverEvents> implements EndpointSource {
+  /** This source's kind. */
+  readonly kind = 'dns' as const;
   private readonly entries = new Map<string, Entry>();
   private readonly exchanger: Exchanger;
   private readonly servers: readonly DnsServer[];
@@ -352,6 +325,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
       const stale = set !== undefined && now >= entry.expiresAt;
       return {
         name: entry.name,
+        source: this.kind,
         state: this.stateOf(entry, now),
         stale,
         ttlSeconds: set?.ttlSeconds,
@@ -361,6 +335,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
         transport: set?.transport,
         endpoints: set ? set.endpoints.map((e) => ({ ...e })) : [],
         rejected: set?.rejected ?? [],
+        rejectedOmitted: set?.rejectedOmitted ?? 0,
         lastError:
           entry.lastError && entry.lastErrorAt !== undefined
             ? {
@@ -607,16 +582,6 @@ export class SrvResolver extends EventEmitter<ResolverEvents> {
   }
 }
 
-/** Waits for `work`, or rejects with ECANCELLED as soon as `signal` aborts (the work itself goes on). */
-function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined, name: string): Promise<T> {
-  if (!signal) return work;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new DiscoveryError('ECANCELLED', name, 'aborted by the caller'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
-
 /** True when `work` settles (either way) within `ms`; the timer never outlives the wait. */
 async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -648,32 +613,4 @@ export function parentZone(name: string): string {
   const n = normalizeName(name);
   const dot = n.indexOf('.');
   return dot === -1 ? n : n.slice(dot + 1);
-}
-
-function positive(option: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(`${option} must be a positive number, got ${String(value)}`);
-  }
-  return value;
-}
-
-function positiveInt(option: string, value: number | undefined, fallback: number): number {
-  const v = positive(option, value, fallback);
-  if (!Number.isInteger(v)) throw new TypeError(`${option} must be a positive integer, got ${v}`);
-  return v;
-}
-
-function nonNegative(option: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new TypeError(`${option} must be a number ≥ 0, got ${String(value)}`);
-  }
-  return value;
-}
-
-function ratio(option: string, value: number | undefined, fallback: number): number {
-  const v = positive(option, value, fallback);
-  if (v >= 1) throw new TypeError(`${option} must be between 0 and 1, got ${v}`);
-  return v;
 }
