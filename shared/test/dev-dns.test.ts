@@ -544,16 +544,17 @@ describe('DevDnsServer registrations', () => {
   });
 
   it('when an id is registered again, then it replaces the first registration', () => {
+    const fresh = { healthy: true, attributes: {} };
     server = new DevDnsServer({ zone: 'ecs.internal.' });
     server.register('task-a', '10.0.0.1', 5000);
     server.register('TASK-A', '10.0.0.2', 6000);
     server.register('task-b', '10.0.0.3', 7000, 'other');
 
     expect(server.instances()).toEqual([
-      { instanceId: 'TASK-A', ip: '10.0.0.2', port: 6000, target: `TASK-A.${SERVICE}` },
+      { instanceId: 'TASK-A', ip: '10.0.0.2', port: 6000, target: `TASK-A.${SERVICE}`, ...fresh },
     ]);
     expect(server.instances('other')).toEqual([
-      { instanceId: 'task-b', ip: '10.0.0.3', port: 7000, target: 'task-b.other.ecs.internal' },
+      { instanceId: 'task-b', ip: '10.0.0.3', port: 7000, target: 'task-b.other.ecs.internal', ...fresh },
     ]);
   });
 

@@ -2,4 +2,12 @@
 export { DevDnsServer } from './server';
 export type { DevDnsQueryEvent, DevDnsServerEvents, DevDnsServerOptions, DevDnsStats } from './server';
 export type { DevDnsInstance } from './registry';
+export type {
+  CloudMapApi as DevCloudMapApi,
+  CloudMapApiOptions as DevCloudMapApiOptions,
+  CloudMapApiStats as DevCloudMapApiStats,
+  CloudMapFault as DevCloudMapFault,
+  CloudMapFaultScope as DevCloudMapFaultScope,
+  CloudMapOperation as DevCloudMapOperation,
+} from './cloudmap-api';
 export type { Transport as DevDnsTransport } from './respond';

@@ -8,6 +8,13 @@ export interface DevDnsInstance {
   port: number;
   /** `<instanceId>.<service>.<zone>`, the SRV target and owner of the A record. */
   target: string;
+  /**
+   * Health as Cloud Map reports it (`HealthStatus`); registered healthy. DNS answers only healthy
+   * instances while any is healthy, as Route 53 does for records with health checks.
+   */
+  healthy: boolean;
+  /** Custom attributes beside `AWS_INSTANCE_IPV4`/`AWS_INSTANCE_PORT` (the Cloud Map API returns them). */
+  attributes: Record<string, string>;
 }
 
 /** What the zone says about one question: the rcode and the three record sections. */
@@ -55,6 +62,11 @@ export class Registry {
   readonly #zoneKey: string;
   /** asciiLower(service) → asciiLower(instanceId) → instance; DNS names are case-insensitive. */
   readonly #services = new Map<string, Map<string, DevDnsInstance>>();
+  /**
+   * asciiLower(service) → its `InstancesRevision`. A service exists for the API once it had a task (or is
+   * the default one) and keeps its revision when its last task leaves, as a Cloud Map service does.
+   */
+  readonly #revisions = new Map<string, number>([[DEFAULT_SERVICE, 1]]);
 
   constructor(options: RegistryOptions) {
     this.#options = options;
@@ -65,7 +77,13 @@ export class Registry {
    * Adds or replaces a task's SRV + A record pair.
    * @throws {TypeError} when instanceId or service is not a DNS label, ip not IPv4, port not 1..65535.
    */
-  register(instanceId: string, ip: string, port: number, service: string = DEFAULT_SERVICE): void {
+  register(
+    instanceId: string,
+    ip: string,
+    port: number,
+    service: string = DEFAULT_SERVICE,
+    attributes: Record<string, string> = {},
+  ): void {
     if (!isDnsLabel(instanceId)) {
       throw new TypeError(
         `instanceId must be a DNS label (letters, digits, '-', '_'; 1..63 chars), got ${JSON.stringify(instanceId)}`,
@@ -90,7 +108,11 @@ export class Registry {
     const serviceKey = asciiLower(service);
     const instances = this.#services.get(serviceKey) ?? new Map<string, DevDnsInstance>();
     this.#services.set(serviceKey, instances);
-    instances.set(asciiLower(instanceId), { instanceId, ip, port, target });
+    const key = asciiLower(instanceId);
+    // Re-registering keeps the health, as RegisterInstance on an existing id updates it in Cloud Map.
+    const healthy = instances.get(key)?.healthy ?? true;
+    instances.set(key, { instanceId, ip, port, target, healthy, attributes: { ...attributes } });
+    this.#bump(serviceKey);
   }
 
   /** Removes a task's records; true when it was registered. */
@@ -99,13 +121,42 @@ export class Registry {
     const instances = this.#services.get(serviceKey);
     const removed = instances?.delete(asciiLower(String(instanceId))) ?? false;
     if (instances?.size === 0) this.#services.delete(serviceKey);
+    if (removed) this.#bump(serviceKey);
     return removed;
+  }
+
+  /**
+   * Sets a task's health; false when it is not registered. Like Cloud Map, this does not change the
+   * service's `InstancesRevision` (only registrations and deregistrations do).
+   */
+  setHealth(instanceId: string, healthy: boolean, service: string = DEFAULT_SERVICE): boolean {
+    const instance = this.#services.get(asciiLower(String(service)))?.get(asciiLower(String(instanceId)));
+    if (instance === undefined) return false;
+    instance.healthy = healthy;
+    return true;
   }
 
   /** Current registrations of `service`, in registration order. */
   instances(service: string = DEFAULT_SERVICE): DevDnsInstance[] {
     const instances = this.#services.get(asciiLower(String(service)));
-    return [...(instances?.values() ?? [])].map((instance) => ({ ...instance }));
+    return [...(instances?.values() ?? [])].map((instance) => ({
+      ...instance,
+      attributes: { ...instance.attributes },
+    }));
+  }
+
+  /** The service's `InstancesRevision`, or undefined when the service never existed. */
+  revision(service: string): number | undefined {
+    return this.#revisions.get(asciiLower(String(service)));
+  }
+
+  /** True when `name` is the zone (the Cloud Map namespace), case-insensitively. */
+  isZone(name: string): boolean {
+    return asciiLower(String(name).replace(/\.$/, '')) === this.#zoneKey;
+  }
+
+  #bump(serviceKey: string): void {
+    this.#revisions.set(serviceKey, (this.#revisions.get(serviceKey) ?? 0) + 1);
   }
 
   /** Answers one question as a Route 53 private hosted zone would. */
@@ -138,7 +189,10 @@ export class Registry {
       return { records: [this.#soa(owner), { type: 'NS', name: owner, ttl, data: MNAME }], additionals: [] };
     }
     if (second === undefined) {
-      const picked = this.#pick([...(this.#services.get(first)?.values() ?? [])]);
+      const all = [...(this.#services.get(first)?.values() ?? [])];
+      // Route 53 answers with healthy records only; when none is healthy it answers as if all were.
+      const healthy = all.filter((i) => i.healthy);
+      const picked = this.#pick(healthy.length > 0 ? healthy : all);
       // A service whose last task stopped has no record set left in Cloud Map: NXDOMAIN, not NODATA.
       if (picked.length === 0) return undefined;
       return {

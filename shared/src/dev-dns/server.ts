@@ -1,6 +1,8 @@
 import * as dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
+import { CloudMapApi } from './cloudmap-api';
+import type { CloudMapApiOptions } from './cloudmap-api';
 import { DEFAULT_SERVICE, Registry, isDnsLabel } from './registry';
 import type { DevDnsInstance } from './registry';
 import { respond } from './respond';
@@ -20,6 +22,11 @@ export interface DevDnsServerOptions {
   maxAnswers?: number;
   /** Random source in [0,1) for the subset, injectable for tests. @default Math.random */
   random?: () => number;
+  /**
+   * Also answer the Cloud Map API (AWS JSON 1.1 over HTTP, see {@link CloudMapApi}) from the same
+   * registrations: `true` for 127.0.0.1 on an OS-assigned port, or its host and port. @default false
+   */
+  api?: boolean | CloudMapApiOptions;
 }
 
 /** Payload of the 'query' event, emitted once per answered query. */
@@ -62,6 +69,7 @@ export class DevDnsServer extends EventEmitter<DevDnsServerEvents> {
   readonly #host: string;
   readonly #port: number;
   readonly #registry: Registry;
+  readonly #api: CloudMapApi | undefined;
   readonly #connections = new Set<net.Socket>();
   #stats: DevDnsStats = { queries: 0, byType: {}, byTransport: { udp: 0, tcp: 0 }, byRcode: {}, dropped: 0 };
   #udp: dgram.Socket | undefined;
@@ -100,6 +108,12 @@ export class DevDnsServer extends EventEmitter<DevDnsServerEvents> {
     this.#host = host;
     this.#port = port;
     this.#registry = new Registry({ zone: zoneName, ttlSeconds, maxAnswers, random });
+    const { api = false } = options;
+    if (api !== false && api !== true && (typeof api !== 'object' || api === null)) {
+      throw new TypeError(`api must be a boolean or { host, port }, got ${JSON.stringify(api)}`);
+    }
+    this.#api =
+      api === false ? undefined : new CloudMapApi(this.#registry, zoneName, api === true ? {} : api);
   }
 
   /**
@@ -110,7 +124,15 @@ export class DevDnsServer extends EventEmitter<DevDnsServerEvents> {
     if (this.#starting !== undefined || this.#closing !== undefined) {
       return Promise.reject(new Error('DevDnsServer.start() may be called once, before close()'));
     }
-    const starting = this.#bind();
+    const starting = this.#bind().then(async (address) => {
+      try {
+        await this.#api?.listen();
+      } catch (error) {
+        await this.#closeSockets();
+        throw error;
+      }
+      return address;
+    });
     this.#starting = starting.catch(() => undefined);
     return starting;
   }
@@ -125,13 +147,38 @@ export class DevDnsServer extends EventEmitter<DevDnsServerEvents> {
   }
 
   /**
+   * The Cloud Map API side: its `endpoint`, fault injection (`inject`, `clearFaults`) and `stats()`.
+   * @throws {Error} when the server was built without the `api` option.
+   */
+  get api(): CloudMapApi {
+    if (this.#api === undefined) throw new Error('DevDnsServer was built without the api option');
+    return this.#api;
+  }
+
+  /**
    * Registers a task of `service` as Cloud Map does: SRV `1 1 <port> <instanceId>.<service>.<zone>` and an A
    * record for that target. Re-registering the same id replaces it.
    * @default service 'service_b'
    * @throws {TypeError} when instanceId or service is not a DNS label, ip not IPv4, or port not 1..65535.
    */
-  register(instanceId: string, ip: string, port: number, service: string = DEFAULT_SERVICE): void {
-    this.#registry.register(instanceId, ip, port, service);
+  register(
+    instanceId: string,
+    ip: string,
+    port: number,
+    service: string = DEFAULT_SERVICE,
+    attributes: Record<string, string> = {},
+  ): void {
+    this.#registry.register(instanceId, ip, port, service, attributes);
+  }
+
+  /**
+   * Marks a task healthy or unhealthy (registered tasks start healthy); false when it is not registered.
+   * DNS then answers only healthy tasks (all when none is); the API reports `HealthStatus` and filters on it.
+   * Like Cloud Map, a health change does not move the service's `InstancesRevision`.
+   * @default service 'service_b'
+   */
+  setHealth(instanceId: string, healthy: boolean, service: string = DEFAULT_SERVICE): boolean {
+    return this.#registry.setHealth(instanceId, healthy, service);
   }
 
   /** Removes a task's records; true when it was registered. @default service 'service_b' */
@@ -201,6 +248,10 @@ export class DevDnsServer extends EventEmitter<DevDnsServerEvents> {
 
   async #shutdown(): Promise<void> {
     await this.#starting;
+    await Promise.all([this.#api?.close(), this.#closeSockets()]);
+  }
+
+  async #closeSockets(): Promise<void> {
     this.#address = undefined;
     const { udp, tcp } = { udp: this.#udp, tcp: this.#tcp };
     this.#udp = undefined;
