@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // `npm start`: the whole pair on this machine, no Docker. A Cloud Map-like DNS server on 127.0.0.1, three
 // B tasks on OS-assigned ports (as bridge mode assigns dynamic host ports) registered in it Cloud Map
-// style, and A on port 8080 discovering them through SRV. Ctrl-C stops everything and exits 0.
+// style, and A on port 8080 discovering them through SRV. With DISCOVERY_SOURCE=cloudmap the same server
+// also answers the Cloud Map API (same registrations) and A discovers through that instead, with dummy
+// credentials and no AWS. Ctrl-C stops everything and exits 0.
 'use strict';
 
 const { spawn } = require('node:child_process');
@@ -14,6 +16,8 @@ const ROOT = path.resolve(__dirname, '..');
 const B_COUNT = 3;
 const A_PORT = process.env.PORT ?? '8080';
 const SRV_NAME = 'service_b.ecs.internal';
+const NAMESPACE = 'ecs.internal';
+const CLOUDMAP_SERVICE = 'service_b';
 /** Child log lines at or above this pino level are shown (warn); `VERBOSE=1` shows every line. */
 const SHOW_LEVEL = process.env.VERBOSE ? 0 : 40;
 
@@ -26,6 +30,29 @@ function say(line) {
 
 /** How long each child may take to report that it listens and answer `/readyz` 200. */
 const START_TIMEOUT_MS = parseTimeout(process.env.START_TIMEOUT_MS, 30_000);
+/** How A discovers B: `dns` (SRV records, the default) or `cloudmap` (the dev server's Cloud Map API). */
+const SOURCE = parseSource(process.env.DISCOVERY_SOURCE);
+const DNS_PORT = parsePort('DNS_PORT', process.env.DNS_PORT);
+const CLOUDMAP_API_PORT = parsePort('CLOUDMAP_API_PORT', process.env.CLOUDMAP_API_PORT);
+
+function parseSource(value) {
+  if (value === undefined || value.trim() === '') return 'dns';
+  if (value === 'dns' || value === 'cloudmap') return value;
+  process.stderr.write(`npm start: DISCOVERY_SOURCE must be dns or cloudmap, got ${JSON.stringify(value)}\n`);
+  process.exit(1);
+}
+
+function parsePort(name, value) {
+  if (value === undefined || value.trim() === '') return 0;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(
+      `npm start: ${name} must be a port number (0..65535), got ${JSON.stringify(value)}\n`,
+    );
+    process.exit(1);
+  }
+  return port;
+}
 
 function parseTimeout(value, fallback) {
   if (value === undefined || value.trim() === '') return fallback;
@@ -150,6 +177,7 @@ async function stop(code) {
   // A first (no new calls to B), then the B tasks (they drain), then DNS.
   await stopChild('service-a');
   await Promise.all([...children.keys()].map(stopChild));
+  if (dns) reportUse(dns);
   await dns?.close();
   say('stopped');
   process.exit(code);
@@ -176,8 +204,45 @@ process.on('exit', () => {
   for (const child of children.values()) child.kill('SIGKILL');
 });
 
+/** What the dev server answered while it ran: shows that A used the source it was given, and how often. */
+function reportUse(server) {
+  const { queries } = server.stats();
+  say(`dev DNS answered ${queries} ${queries === 1 ? 'query' : 'queries'}`);
+  if (SOURCE !== 'cloudmap') return;
+  const { byOperation, byError } = server.api.stats();
+  const calls = Object.entries(byOperation)
+    .filter(([, n]) => n > 0)
+    .map(([op, n]) => `${op} ${n}`);
+  const errors = Object.entries(byError).map(([type, n]) => `${type} ${n}`);
+  say(
+    `dev Cloud Map API calls: ${calls.join(', ') || 'none'}${errors.length ? `; errors: ${errors.join(', ')}` : ''}`,
+  );
+}
+
+/**
+ * A's environment for the chosen source. For `cloudmap`: the SDK's standard endpoint override pointed at
+ * the dev server, a Region, and dummy credentials when none are set (the dev server checks no signature;
+ * set ones are only used to sign, and the secret never leaves this machine).
+ */
+function discoveryEnv(dnsServer) {
+  if (SOURCE === 'dns') return { DNS_SERVERS: dnsServer, SERVICE_B_SRV: SRV_NAME };
+  const env = {
+    SERVICE_B_SRV: SRV_NAME,
+    DISCOVERY_SOURCE: 'cloudmap',
+    CLOUDMAP_NAMESPACE: NAMESPACE,
+    CLOUDMAP_SERVICE,
+    AWS_ENDPOINT_URL_SERVICEDISCOVERY: dns.api.endpoint,
+    AWS_REGION: process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1',
+  };
+  if (!process.env.AWS_ACCESS_KEY_ID || !process.env.AWS_SECRET_ACCESS_KEY) {
+    Object.assign(env, { AWS_ACCESS_KEY_ID: 'dev', AWS_SECRET_ACCESS_KEY: 'dev' });
+  }
+  return env;
+}
+
 async function main() {
-  dns = new DevDnsServer({ host: '127.0.0.1', port: Number(process.env.DNS_PORT ?? 0) });
+  const api = SOURCE === 'cloudmap' ? { host: '127.0.0.1', port: CLOUDMAP_API_PORT } : false;
+  dns = new DevDnsServer({ host: '127.0.0.1', port: DNS_PORT, api });
   const dnsAddress = await dns.start();
   const dnsServer = `${dnsAddress.host}:${dnsAddress.port}`;
 
@@ -195,16 +260,24 @@ async function main() {
     tasks.push({ taskId, port: record.port });
   }
 
-  const a = await launch('service-a', 'service-a/dist/main.js', {
-    PORT: A_PORT,
-    DNS_SERVERS: dnsServer,
-    SERVICE_B_SRV: SRV_NAME,
-  });
+  const aEnv = discoveryEnv(dnsServer);
+  const a = await launch('service-a', 'service-a/dist/main.js', { PORT: A_PORT, ...aEnv });
 
   say('');
-  say(`dev DNS (Cloud Map-like)  ${dnsServer}   zone ecs.internal, SRV ${SRV_NAME}, TTL 10 s`);
+  say(
+    `dev DNS (Cloud Map-like)  ${dnsServer}   zone ${NAMESPACE}, SRV ${SRV_NAME}, TTL 10 s, at most 8 records`,
+  );
+  if (SOURCE === 'cloudmap') {
+    say(
+      `dev Cloud Map API         ${dns.api.endpoint}   namespace ${NAMESPACE}, service ${CLOUDMAP_SERVICE}, same tasks`,
+    );
+  }
   for (const t of tasks) say(`service-b task             127.0.0.1:${t.port}   ${t.taskId}.${SRV_NAME}`);
-  say(`service-a                 http://localhost:${a.port}   DNS_SERVERS=${dnsServer}`);
+  const shown =
+    SOURCE === 'cloudmap'
+      ? `DISCOVERY_SOURCE=cloudmap AWS_ENDPOINT_URL_SERVICEDISCOVERY=${aEnv.AWS_ENDPOINT_URL_SERVICEDISCOVERY} AWS_REGION=${aEnv.AWS_REGION}`
+      : `DNS_SERVERS=${dnsServer}`;
+  say(`service-a                 http://localhost:${a.port}   ${shown}`);
   say('');
   say('Try:');
   say(`  for i in $(seq 10); do curl -s localhost:${a.port}/api/whoami; echo; done`);
@@ -213,6 +286,11 @@ async function main() {
   );
   say(`  curl -s localhost:${a.port}/discovery`);
   say(`  dig @${dnsAddress.host} -p ${dnsAddress.port} SRV ${SRV_NAME}`);
+  if (SOURCE === 'cloudmap') {
+    say(
+      `  curl -s ${dns.api.endpoint} -H 'content-type: application/x-amz-json-1.1' -H 'x-amz-target: Route53AutoNaming_v20170314.DiscoverInstances' -d '{"NamespaceName":"${NAMESPACE}","ServiceName":"${CLOUDMAP_SERVICE}"}'`,
+    );
+  }
   say('Ctrl-C stops everything.');
 }
 

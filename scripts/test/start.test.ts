@@ -63,6 +63,9 @@ describe('npm start (scripts/start.js)', () => {
     }
     const base = /service-a\s+(http:\/\/localhost:\d+)/.exec(out)![1]!;
     expect(out).toMatch(/curl -s localhost:\d+\/api\/whoami/);
+    // DISCOVERY_SOURCE unset: DNS as before, no Cloud Map API side
+    expect(out).toMatch(/service-a\s+http:\/\/localhost:\d+\s+DNS_SERVERS=127\.0\.0\.1:\d+/);
+    expect(out).not.toMatch(/Cloud Map API/);
 
     const instances = new Set<string>();
     for (let i = 0; i < 30; i++) {
@@ -132,5 +135,60 @@ describe('npm start readiness', () => {
     const [code] = await once(child, 'exit');
     expect(code).toBe(1);
     expect(run.output()).toMatch(/START_TIMEOUT_MS must be a positive number of milliseconds, got "soon"/);
+  });
+});
+
+describe('npm start with DISCOVERY_SOURCE=cloudmap', () => {
+  let child: ChildProcess | undefined;
+  afterEach(() => stopScript(child));
+
+  it("when started, then A discovers B through the dev server's Cloud Map API (no DNS query), answers 200s from several tasks, and Ctrl-C exits 0", async () => {
+    // No AWS credentials or Region in the environment: npm start supplies dummies.
+    const run = startScript({ PORT: '0', DISCOVERY_SOURCE: 'cloudmap' });
+    child = run.child;
+    const base = await waitUp(child, run.output, 20_000);
+    const endpoint = /dev Cloud Map API\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(run.output())?.[1];
+    expect(endpoint).toBeDefined();
+    expect(run.output()).toContain(
+      `DISCOVERY_SOURCE=cloudmap AWS_ENDPOINT_URL_SERVICEDISCOVERY=${endpoint!} AWS_REGION=us-east-1`,
+    );
+
+    const instances = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`${base}/api/whoami`);
+      expect(res.status).toBe(200);
+      instances.add(((await res.json()) as { servedBy: { instance: string } }).servedBy.instance);
+    }
+    expect(instances.size).toBeGreaterThanOrEqual(2);
+
+    // The API it printed answers with the three tasks, as the SDK would ask it.
+    const listed = await fetch(endpoint!, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': 'Route53AutoNaming_v20170314.DiscoverInstances',
+      },
+      body: JSON.stringify({ NamespaceName: 'ecs.internal', ServiceName: 'service_b' }),
+    });
+    const body = (await listed.json()) as { Instances: Array<{ InstanceId: string }> };
+    expect(body.Instances.map((i) => i.InstanceId).sort()).toEqual(
+      expect.arrayContaining([...instances].sort()),
+    );
+    expect(body.Instances).toHaveLength(3);
+
+    const exited = once(child, 'exit');
+    child.kill('SIGINT');
+    expect((await exited)[0]).toBe(0);
+    // A used the API, not DNS.
+    expect(run.output()).toMatch(/dev DNS answered 0 queries/);
+    expect(run.output()).toMatch(/dev Cloud Map API calls: DiscoverInstances [1-9]/);
+  });
+
+  it('when DISCOVERY_SOURCE is neither dns nor cloudmap, then it exits 1 naming the variable', async () => {
+    const run = startScript({ DISCOVERY_SOURCE: 'consul' });
+    child = run.child;
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    expect(run.output()).toMatch(/DISCOVERY_SOURCE must be dns or cloudmap, got "consul"/);
   });
 });
