@@ -11,7 +11,9 @@
 #   4. `docker-compose up --build -d`, waits until every service is healthy, then through
 #      127.0.0.1:8080: GET /api/whoami answers 200 and 20 requests reach both B replicas,
 #      POST /api/echo answers 200 from a replica;
-#   5. `down --volumes`, and checks that no container or network of the project is left.
+#   5. `--profile cloudmap up -d`: the dev server (Cloud Map API) and A on the API; once
+#      healthy, 20 GET /api/whoami through 127.0.0.1:8081 reach both B replicas;
+#   6. `down --volumes`, and checks that no container or network of the project is left.
 #
 # Whatever fails, the EXIT trap takes the stack down and stops the dockerd it started.
 # Needs root (apt-get, dockerd, debootstrap). Usage: npm run test:compose
@@ -77,11 +79,11 @@ cleanup() {
   if ((COMPOSE_UP)); then
     if ((status != 0)); then
       printf '\n--- state and logs of the stack (last 60 lines per service)\n'
-      "${COMPOSE[@]}" ps
-      "${COMPOSE[@]}" logs --no-color --tail=60
+      "${COMPOSE[@]}" --profile cloudmap ps
+      "${COMPOSE[@]}" --profile cloudmap logs --no-color --tail=60
     fi
     step 'cleanup: docker-compose down --volumes'
-    "${COMPOSE[@]}" down --volumes --remove-orphans --timeout 20
+    "${COMPOSE[@]}" --profile cloudmap down --volumes --remove-orphans --timeout 20
     end_step
   fi
 
@@ -183,12 +185,25 @@ step 'base images (stand-ins when missing)'
 # --- 4. up, health, requests -----------------------------------------------------------------
 step 'docker-compose up --build -d'
 # A stack left by an interrupted earlier run would hold the addresses and the port.
-"${COMPOSE[@]}" down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true
+"${COMPOSE[@]}" --profile cloudmap down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true
 COMPOSE_UP=1
 "${COMPOSE[@]}" up --build --detach
 
-step 'wait until every service is healthy'
-services=$("${COMPOSE[@]}" config --services)
+# The services a run with these profiles starts (`config --services` of Compose v1.29 lists every
+# service, those of inactive profiles too): the ones in no profile, plus those in one of "$@".
+services_of_profiles() {
+  node -e '
+    const { parse } = require(process.argv[1]);
+    const text = require("fs").readFileSync(process.argv[2], "utf8");
+    const active = new Set(process.argv.slice(3));
+    for (const [name, s] of Object.entries(parse(text, { merge: true }).services)) {
+      const profiles = s.profiles ?? [];
+      if (profiles.length === 0 || profiles.some((p) => active.has(p))) console.log(name);
+    }' "$ROOT/node_modules/yaml" "$ROOT/docker-compose.yml" "$@"
+}
+
+# Waits until every service in $services is healthy (or running, when it has no health check).
+wait_healthy() {
 deadline=$((SECONDS + HEALTH_TIMEOUT_SECONDS))
 while :; do
   pending=()
@@ -206,6 +221,11 @@ while :; do
   ((SECONDS < deadline)) || fail "not healthy after ${HEALTH_TIMEOUT_SECONDS} s: ${pending[*]}"
   sleep 1
 done
+}
+
+step 'wait until every service is healthy'
+services=$(services_of_profiles)
+wait_healthy
 "${COMPOSE[@]}" ps
 pass "all $(wc -w <<<"$services") services are healthy"
 
@@ -265,9 +285,36 @@ step 'GET /discovery (for the log)'
 curl --silent --show-error --fail --max-time 10 "$BASE_URL/discovery"
 echo
 
-# --- 5. down ---------------------------------------------------------------------------------
+# --- 5. profile cloudmap: A on the Cloud Map API -----------------------------------------------
+step 'docker-compose --profile cloudmap up -d'
+"${COMPOSE[@]}" --profile cloudmap up --detach
+services=$(services_of_profiles cloudmap)
+wait_healthy
+"${COMPOSE[@]}" --profile cloudmap ps
+pass "all $(wc -w <<<"$services") services of profile cloudmap are healthy"
+
+step 'GET /api/whoami x 20 through A on the Cloud Map API (127.0.0.1:8081)'
+readonly CLOUDMAP_URL=http://127.0.0.1:8081
+declare -A answered_api=()
+for ((i = 1; i <= 20; i++)); do
+  body=$(curl --silent --show-error --fail --max-time 10 "$CLOUDMAP_URL/api/whoami") ||
+    fail "request $i: GET /api/whoami on 8081 did not answer 200"
+  instance=$(json_fields servedBy.instance <<<"$body")
+  grep -qxF "$instance" < <(printf '%s\n' "${expected[@]}") ||
+    fail "request $i: answered by '$instance', not one of the zone's tasks: $body"
+  answered_api[$instance]=$((${answered_api[$instance]:-0} + 1))
+done
+for task in "${expected[@]}"; do
+  echo "  $task answered ${answered_api[$task]:-0} of 20"
+  ((${answered_api[$task]:-0} > 0)) || fail "replica $task never answered A on the API"
+done
+discovery_source=$(curl --silent --show-error --fail --max-time 10 "$CLOUDMAP_URL/discovery" | json_fields source)
+[[ $discovery_source == cloudmap ]] || fail "A on 8081 reports source '$discovery_source', not cloudmap"
+pass 'A on the Cloud Map API reached both B replicas'
+
+# --- 6. down ---------------------------------------------------------------------------------
 step 'docker-compose down --volumes'
-"${COMPOSE[@]}" down --volumes --remove-orphans --timeout 20
+"${COMPOSE[@]}" --profile cloudmap down --volumes --remove-orphans --timeout 20
 COMPOSE_UP=0
 left=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$PROJECT")
 [[ -z $left ]] || fail "containers left behind: $left"

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { DevDnsServer, loadDevServerConfig } from '@ecs-srv/shared/dev-dns';
 import { validate, type Schema } from './helpers/json-schema';
 import { parseZone, type Zone, type ZoneRecord } from './helpers/zone-file';
 
@@ -27,6 +28,8 @@ interface ComposeService {
   depends_on?: string[] | Record<string, { condition?: string }>;
   healthcheck?: { test?: string | string[]; interval?: string; timeout?: string; retries?: number };
   stop_grace_period?: string;
+  profiles?: string[];
+  command?: string | string[];
 }
 
 interface ComposeFile {
@@ -94,7 +97,9 @@ describe('docker-compose.yml', () => {
   const byType = <T extends ZoneRecord['type']>(type: T) =>
     zone.records.filter((r): r is Extract<ZoneRecord, { type: T }> => r.type === type);
 
-  const services = Object.entries(compose.services ?? {});
+  const allServices = Object.entries(compose.services ?? {});
+  /** What plain `docker compose up` runs: the services in no profile. */
+  const services = allServices.filter(([, s]) => (s.profiles ?? []).length === 0);
   /** The services that build an image from this Dockerfile, and those that run the image they build. */
   const named = (dockerfile: string) => {
     const images = new Set(
@@ -217,10 +222,10 @@ describe('docker-compose.yml', () => {
       }
     });
 
-    it('when the network is read, then every service has its own fixed address on the user network 172.28.0.0/24', () => {
+    it('when the network is read, then every service (profiles included) has its own fixed address on the user network 172.28.0.0/24', () => {
       const subnet = compose.networks?.[networkName]?.ipam?.config?.[0]?.subnet;
       expect(subnet).toBe('172.28.0.0/24');
-      const addresses = services.map(([, s]) => addressOf(s));
+      const addresses = allServices.map(([, s]) => addressOf(s));
       for (const address of addresses) {
         expect(address).toBeDefined();
         expect(inSubnet(address as string, subnet as string)).toBe(true);
@@ -279,7 +284,7 @@ describe('docker-compose.yml', () => {
     });
 
     it('when the health checks are read, then every service has one: node for A and B (no curl in the image), dig for the DNS server', () => {
-      for (const [, s] of services) {
+      for (const [, s] of allServices) {
         expect(s.healthcheck?.test).toBeDefined();
         expect(durationSeconds(s.healthcheck?.interval ?? '30s')).toBeLessThanOrEqual(10);
       }
@@ -295,6 +300,100 @@ describe('docker-compose.yml', () => {
         const drainMs = Number(environment(b).DRAIN_DELAY_MS);
         expect(drainMs).toBeGreaterThan(0);
         expect(durationSeconds(b.stop_grace_period ?? '10s')).toBeGreaterThan(drainMs / 1000 + 10);
+      }
+    });
+  });
+
+  describe('profile cloudmap: A on the Cloud Map API', () => {
+    const profiled = allServices.filter(([, s]) => (s.profiles ?? []).length > 0);
+    const find = (predicate: (s: ComposeService) => boolean) =>
+      profiled.find(([, s]) => predicate(s)) ?? ['', {} as ComposeService];
+    const [apiName, api] = find((s) => environment(s).DEV_DNS_REGISTER !== undefined);
+    const [aCloudMapName, aCloudMap] = find((s) => environment(s).DISCOVERY_SOURCE === 'cloudmap');
+    const apiEnv = environment(api);
+    const [aBuilderName, aBuilder] = aServices.find(([, s]) => s.build !== undefined) ?? ['', {}];
+
+    it('when the profiles are read, then only the dev server and the second A are in profile cloudmap, and plain `up` runs exactly DNS, two B replicas and A', () => {
+      expect(profiled.map(([n]) => n).sort()).toEqual([apiName, aCloudMapName].sort());
+      expect(apiName).not.toBe('');
+      expect(aCloudMapName).not.toBe('');
+      for (const [, s] of profiled) expect(s.profiles).toEqual(['cloudmap']);
+      expect(services.map(([n]) => n).sort()).toEqual([dnsName, aName, ...bServices.map(([n]) => n)].sort());
+    });
+
+    it("when the dev server's registrations are read, then they are the zone file's tasks: task id, A record and SRV port", () => {
+      const config = loadDevServerConfig(apiEnv);
+      expect(`${config.zone}.`).toBe(zone.origin);
+      const fromZone = byType('SRV').map(({ name, data }) => ({
+        service: name.split('.')[0],
+        instanceId: data.target.split('.')[0],
+        ip: byType('A').find((r) => r.name === data.target)?.data,
+        port: data.port,
+      }));
+      expect(fromZone).toHaveLength(bServices.length);
+      expect(config.registrations).toEqual(expect.arrayContaining(fromZone));
+      expect(config.registrations).toHaveLength(fromZone.length);
+    });
+
+    it("when both run A's image, then neither builds it and each starts after the service that does (Compose v1 would pull it)", () => {
+      expect(aBuilderName).toBe(aName);
+      for (const [, s] of [[apiName, api] as const, [aCloudMapName, aCloudMap] as const]) {
+        expect(s.build).toBeUndefined();
+        expect(s.image).toBe(aBuilder.image);
+      }
+      const apiDeps = api.depends_on as Record<string, { condition?: string }>;
+      expect(apiDeps[aName]?.condition).toBe('service_started');
+      expect(([] as string[]).concat(api.command ?? [])).toEqual([
+        'node',
+        '/app/shared/dist/dev-dns/main.js',
+      ]);
+    });
+
+    it("when the second A's environment is read, then it discovers through the dev server's API address and port with a Region and dummy credentials, published on 8081", () => {
+      const env = environment(aCloudMap);
+      expect(env.DISCOVERY_SOURCE).toBe('cloudmap');
+      const url = new URL(env.AWS_ENDPOINT_URL_SERVICEDISCOVERY ?? '');
+      expect(url.protocol).toBe('http:');
+      expect(url.hostname).toBe(addressOf(api));
+      expect(url.port || '80').toBe(apiEnv.CLOUDMAP_API_PORT || '80');
+      expect(env.CLOUDMAP_NAMESPACE).toBe(apiEnv.DEV_DNS_ZONE);
+      expect(`${env.CLOUDMAP_SERVICE}.${env.CLOUDMAP_NAMESPACE}`).toBe(env.SERVICE_B_SRV);
+      expect(env.AWS_REGION).toMatch(/^[a-z]{2}-[a-z]+-\d$/);
+      expect(env.AWS_ACCESS_KEY_ID).toBe('dev');
+      expect(env.AWS_SECRET_ACCESS_KEY).toBe('dev');
+      expect(env.DNS_SERVERS).toBeUndefined();
+      expect(aCloudMap.ports?.map(String)).toEqual([expect.stringMatching(/^127\.0\.0\.1:8081:8080$/)]);
+      const deps = aCloudMap.depends_on as Record<string, { condition?: string }>;
+      expect(Object.keys(deps).sort()).toEqual([apiName, ...bServices.map(([n]) => n)].sort());
+      for (const dependency of Object.values(deps)) expect(dependency.condition).toBe('service_healthy');
+    });
+
+    it("when the dev server's health check runs with node against a real dev server, then it exits 0 once service_b has an instance, else 1", async () => {
+      const script = ([] as string[]).concat(api.healthcheck?.test ?? []);
+      expect(script.slice(0, 3)).toEqual(['CMD', 'node', '-e']);
+      const port = apiEnv.CLOUDMAP_API_PORT || '80';
+      expect(script[3]).toContain(`'http://127.0.0.1:${port}/'`);
+      const server = new DevDnsServer({ api: true });
+      await server.start();
+      const run = async () => {
+        const pointed = (script[3] ?? '').replace(
+          `127.0.0.1:${port}/`,
+          `127.0.0.1:${server.api.address.port}/`,
+        );
+        try {
+          await promisify(execFile)(process.execPath, ['-e', pointed], { timeout: 10_000 });
+          return 0;
+        } catch (error) {
+          return (error as { code?: number }).code ?? -1;
+        }
+      };
+      try {
+        expect(await run()).toBe(1);
+        server.register('task-a', '10.0.0.1', 80);
+        expect(await run()).toBe(0);
+        expect(server.api.stats().byOperation.DiscoverInstances).toBe(2);
+      } finally {
+        await server.close();
       }
     });
   });

@@ -1,9 +1,12 @@
 // The dev server's Cloud Map API side, exercised through the real AWS SDK for JavaScript v3 (no SDK mocks):
 // the same registrations as its DNS side, AWS JSON 1.1 errors the SDK maps to its named exceptions, health,
 // revisions, fault injection and hostile input.
+import { spawn } from 'node:child_process';
 import * as dgram from 'node:dgram';
+import { once } from 'node:events';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import {
   DeregisterInstanceCommand,
   DiscoverInstancesCommand,
@@ -22,7 +25,7 @@ import {
 import type { DiscoverInstancesCommandInput } from '@aws-sdk/client-servicediscovery';
 import * as packet from 'dns-packet';
 import type { SrvAnswer } from 'dns-packet';
-import { DevDnsServer } from '@ecs-srv/shared/dev-dns';
+import { DevDnsServer, loadDevServerConfig } from '@ecs-srv/shared/dev-dns';
 import type { DevDnsServerOptions } from '@ecs-srv/shared/dev-dns';
 
 const NAMESPACE = 'ecs.internal';
@@ -605,6 +608,75 @@ describe('options', () => {
       expect(() => server!.address).toThrow(/not listening/);
     } finally {
       await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
+  });
+});
+
+describe('the dev server as a process (dist/dev-dns/main.js, the compose profile cloudmap)', () => {
+  it('when the environment is read, then defaults, registrations and every bad variable come out', () => {
+    expect(loadDevServerConfig({})).toEqual({
+      zone: 'ecs.internal',
+      host: '0.0.0.0',
+      dnsPort: 53,
+      apiPort: 80,
+      registrations: [],
+    });
+    expect(
+      loadDevServerConfig({
+        DEV_DNS_REGISTER: ' t1=10.0.0.1:80,\n other/t2=10.0.0.2:8080 ',
+        DEV_DNS_PORT: '',
+      }),
+    ).toMatchObject({
+      dnsPort: 53,
+      registrations: [
+        { service: 'service_b', instanceId: 't1', ip: '10.0.0.1', port: 80 },
+        { service: 'other', instanceId: 't2', ip: '10.0.0.2', port: 8080 },
+      ],
+    });
+    expect(() =>
+      loadDevServerConfig({ DEV_DNS_PORT: '70000', CLOUDMAP_API_PORT: 'x', DEV_DNS_REGISTER: 't1@10.0.0.1' }),
+    ).toThrow(/DEV_DNS_PORT.*CLOUDMAP_API_PORT.*DEV_DNS_REGISTER: "t1@10\.0\.0\.1"/);
+  });
+
+  it('when started with registrations, then DNS and the API both serve them, and SIGTERM exits 0', async () => {
+    const main = path.resolve(__dirname, '../dist/dev-dns/main.js');
+    const child = spawn(process.execPath, [main], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        DEV_DNS_HOST: '127.0.0.1',
+        DEV_DNS_PORT: '0',
+        CLOUDMAP_API_PORT: '0',
+        DEV_DNS_REGISTER: 'task-a=10.0.0.1:80,task-b=10.0.0.2:80',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+      const deadline = Date.now() + 10_000;
+      while (!/task-b at/.test(out)) {
+        if (Date.now() > deadline || child.exitCode !== null)
+          throw new Error(`dev-dns did not start:\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const dnsPort = Number(/DNS on 127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
+      const endpoint = /Cloud Map API on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1] ?? '';
+      expect((await srvTaskIds(dnsPort)).sort()).toEqual(['task-a', 'task-b']);
+      const client = new ServiceDiscoveryClient({
+        region: 'us-east-1',
+        endpoint,
+        credentials: { accessKeyId: 'dev', secretAccessKey: 'dev' },
+        disableHostPrefix: true,
+      });
+      clients.push(client);
+      const listed = await discover(client);
+      expect(listed.Instances?.map((i) => i.InstanceId)).toEqual(['task-a', 'task-b']);
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      expect((await exited)[0]).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
     }
   });
 });

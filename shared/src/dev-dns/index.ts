@@ -1,5 +1,7 @@
 /** The Cloud Map-like dev DNS server: `import { DevDnsServer } from '@ecs-srv/shared/dev-dns'`. */
 export { DevDnsServer } from './server';
+export { loadDevServerConfig } from './main';
+export type { DevServerConfig, DevServerRegistration } from './main';
 export type { DevDnsQueryEvent, DevDnsServerEvents, DevDnsServerOptions, DevDnsStats } from './server';
 export type { DevDnsInstance } from './registry';
 export type {
