@@ -242,7 +242,7 @@ describe('service A against hostile B tasks and DNS faults (metrics asserted)', 
     dns.ttl = 1; // the TTL passes quickly below
     dns.spoofNext = true; // one wrong-ID reply before the first real one: dropped
     dns.truncate = true; // and TC over UDP: the answer comes over TCP
-    const { app, route, metric } = makeA({ UPSTREAM_TIMEOUT_MS: '150', DNS_MAX_STALE_SECONDS: '600' });
+    const { app, route, metric } = makeA({ UPSTREAM_TIMEOUT_MS: '1000', DNS_MAX_STALE_SECONDS: '600' });
     for (let i = 0; i < 20; i++) expect((await request(app).get('/api/whoami')).status).toBe(200);
     dns.truncate = false;
 

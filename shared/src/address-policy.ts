@@ -18,7 +18,9 @@ REFUSED_V6.addSubnet('::', 96, 'ipv6');
 /** IPv6 prefixes that carry an IPv4 address in their last 32 bits: judged by that IPv4 address. */
 const V4_IN_V6 = [
   { prefix: '::ffff:', block: subnet('::ffff:0:0', 96) }, // IPv4-mapped (RFC 4291 §2.5.5.2)
+  { prefix: '::ffff:0:', block: subnet('::ffff:0:0:0', 96) }, // IPv4-translated (RFC 2765 §2.1)
   { prefix: '64:ff9b::', block: subnet('64:ff9b::', 96) }, // NAT64 well-known prefix (RFC 6052)
+  { prefix: '64:ff9b:1:', block: subnet('64:ff9b:1::', 48) }, // local-use NAT64 (RFC 8215)
 ];
 
 function subnet(address: string, prefix: number): BlockList {

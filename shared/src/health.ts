@@ -54,7 +54,10 @@ export class EndpointHealth extends EventEmitter<EndpointHealthEvents> {
   private readonly maxMs: number;
   private readonly retentionMs: number;
   private readonly now: () => number;
-  /** Endpoints currently in an ejection (possibly expired): 0 lets callers skip the health check. */
+  /**
+   * Endpoints of the current set in an ejection (possibly expired): 0 lets callers skip the health check.
+   * An endpoint that left the set no longer counts, so a replaced task cannot keep the fast path off.
+   */
   private ejectedCount = 0;
 
   /** @throws {TypeError} naming an invalid option. */
@@ -84,7 +87,7 @@ export class EndpointHealth extends EventEmitter<EndpointHealthEvents> {
     if (!state) return;
     this.states.delete(endpoint.key);
     if (state.ejectedUntil !== undefined) {
-      this.ejectedCount--;
+      if (!this.removed.has(endpoint.key)) this.ejectedCount--;
       this.emit('return', { key: endpoint.key });
     }
   }
@@ -105,7 +108,7 @@ export class EndpointHealth extends EventEmitter<EndpointHealthEvents> {
     const ejected = state.ejectedUntil !== undefined && now < state.ejectedUntil;
     if (ejected || state.consecutiveFailures < this.threshold) return;
     const ejectionMs = Math.min(this.baseMs * 2 ** state.ejections, this.maxMs);
-    if (state.ejectedUntil === undefined) this.ejectedCount++;
+    if (state.ejectedUntil === undefined && !this.removed.has(endpoint.key)) this.ejectedCount++;
     state.ejectedUntil = now + ejectionMs;
     state.ejections++;
     this.emit('eject', {
@@ -133,8 +136,15 @@ export class EndpointHealth extends EventEmitter<EndpointHealthEvents> {
    */
   update(added: Iterable<string>, removed: Iterable<string>): string[] {
     const now = this.now();
-    for (const key of added) this.removed.delete(key);
-    for (const key of removed) if (!this.removed.has(key)) this.removed.set(key, now);
+    for (const key of added) {
+      if (!this.removed.delete(key)) continue;
+      if (this.states.get(key)?.ejectedUntil !== undefined) this.ejectedCount++; // back, still ejected
+    }
+    for (const key of removed) {
+      if (this.removed.has(key)) continue;
+      if (this.states.get(key)?.ejectedUntil !== undefined) this.ejectedCount--;
+      this.removed.set(key, now);
+    }
     return this.prune(now);
   }
 
@@ -156,8 +166,8 @@ export class EndpointHealth extends EventEmitter<EndpointHealthEvents> {
     const forgotten: string[] = [];
     for (const [key, since] of this.removed) {
       if (now - since < this.retentionMs) continue;
-      this.removed.delete(key);
       this.drop(key);
+      this.removed.delete(key);
       forgotten.push(key);
     }
     return forgotten;
@@ -165,7 +175,7 @@ export class EndpointHealth extends EventEmitter<EndpointHealthEvents> {
 
   private drop(key: string): void {
     const state = this.states.get(key);
-    if (state?.ejectedUntil !== undefined) this.ejectedCount--;
+    if (state?.ejectedUntil !== undefined && !this.removed.has(key)) this.ejectedCount--;
     this.states.delete(key);
   }
 }

@@ -253,7 +253,12 @@ export class SrvHttpClient {
         }
         const connectFailed = CONNECT_CODES.has(failure.code);
         // Anything but an answer (bad status, unreadable body) says the endpoint is unwell.
-        if (failure.kind !== 'bad-response' || failure.code === 'ERESPONSETOOLARGE') {
+        // A timeout counts against the endpoint only if it had the whole attempt timeout: one cut short
+        // by what was left of the request's budget says nothing about it.
+        const blameless = failure.kind === 'timeout' && attemptMs < this.timeoutMs;
+        if (blameless) {
+          // neither success nor failure
+        } else if (failure.kind !== 'bad-response' || failure.code === 'ERESPONSETOOLARGE') {
           health.reportFailure(endpoint, failure.code);
           // DNS already said "none" and every endpoint still held for the grace fails: believe DNS now
           // (the next pick answers its ENOTFOUND/ENODATA) rather than keep dialing tasks that are gone.
@@ -363,7 +368,20 @@ export class SrvHttpClient {
     try {
       return await source.pick(name, filter, { signal: controller.signal });
     } catch (err) {
-      if (isDiscoveryError(err, 'ECANCELLED') && !callerSignal?.aborted && !source.isClosed) {
+      if (isDiscoveryError(err, 'ECANCELLED') && callerSignal?.aborted) {
+        // The caller left while discovery was under way: a cancellation, not a discovery failure.
+        this.counters.failures.cancelled++;
+        throw new UpstreamError(
+          'cancelled',
+          'ECANCELLED',
+          '',
+          `the caller cancelled while ${name} was being discovered`,
+          {
+            cause: err,
+          },
+        );
+      }
+      if (isDiscoveryError(err, 'ECANCELLED') && !source.isClosed) {
         throw new DiscoveryError('ETIMEOUT', name, `no endpoint found within the request budget`, {
           cause: err,
         });

@@ -16,7 +16,7 @@ import type {
 } from './source';
 import { Exchanger, type AttemptObserver } from './wire/exchange';
 import { invalidNameReason, normalizeName } from './wire/message';
-import { parseServer, systemServers, type DnsServer } from './wire/servers';
+import { canonicalServer, parseServer, systemServers, type DnsServer } from './wire/servers';
 
 /** Optional logger: shared never imports a logging library. */
 export interface DiscoveryLogger {
@@ -191,7 +191,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> implements Endpoin
     }
     try {
       this.servers = (options.servers ?? systemServers()).map((s) =>
-        typeof s === 'string' ? parseServer(s) : s,
+        typeof s === 'string' ? parseServer(s) : canonicalServer(s),
       );
     } catch (err) {
       throw new TypeError(`servers: ${(err as Error).message}`);

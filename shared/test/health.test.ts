@@ -132,6 +132,20 @@ describe('EndpointHealth (passive ejection)', () => {
     expect(health.size).toBe(0);
   });
 
+  it('when an ejected endpoint leaves the set, then the fast path is back at once; if it returns still ejected, it is off again', () => {
+    const health = new EndpointHealth({ baseEjectionMs: 60_000, now: () => clock });
+    const a = ep('a');
+    health.reportFailure(a);
+    health.reportFailure(a);
+    expect(health.allHealthy).toBe(false);
+    health.update(['b'], ['a']); // ECS replaced the task
+    expect(health.allHealthy).toBe(true);
+    health.update(['a'], []);
+    expect(health.allHealthy).toBe(false);
+    health.reportSuccess(a);
+    expect(health.allHealthy).toBe(true);
+  });
+
   it('when 1,000 churned endpoints fail after being forgotten, then the table empties and allHealthy returns', () => {
     const health = new EndpointHealth({ removedRetentionMs: 1000, now: () => clock });
     for (let i = 0; i < 1000; i++) {
@@ -141,7 +155,8 @@ describe('EndpointHealth (passive ejection)', () => {
       health.reportFailure(e); // …and a request still in flight to it failed afterwards
       health.reportFailure(e);
     }
-    expect(health.allHealthy).toBe(false);
+    expect(health.allHealthy).toBe(true); // gone endpoints never hold the fast path off…
+    expect(health.size).toBe(1000); // …and their late records go with the retention
     clock += 1000;
     health.prune();
     expect(health.size).toBe(0);

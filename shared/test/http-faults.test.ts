@@ -5,6 +5,7 @@ import {
   drippingTask,
   executeThenDestroyTask,
   healthyTask,
+  httpServer,
   hugeBodyTask,
   refusedPort,
   wedgedTask,
@@ -99,7 +100,7 @@ describe('SrvHttpClient under the faults of a real VPC (real sockets on 127.0.0.
     const g1 = await task(healthyTask('g1'));
     const g2 = await task(healthyTask('g2'));
     const { client } = await setup([wedged.port, g1.port, g2.port], {
-      timeoutMs: 150,
+      timeoutMs: 1000, // ample for the healthy tasks on a slow machine
       health: { baseEjectionMs: 60_000 }, // out for the rest of the test, however slow the machine
     });
     const ejected: Array<{ key: string; reason?: string }> = [];
@@ -115,7 +116,7 @@ describe('SrvHttpClient under the faults of a real VPC (real sockets on 127.0.0.
   it('when a POST lands on a wedged task, then it fails as a timeout and is not sent again', async () => {
     const wedged = await task(wedgedTask());
     const good = await task(healthyTask('good'));
-    const { client } = await setup([wedged.port, good.port], { timeoutMs: 150 });
+    const { client } = await setup([wedged.port, good.port], { timeoutMs: 1000 });
     let timeouts = 0;
     for (let i = 0; i < 10 && timeouts === 0; i++) {
       await client.request({ url: '/v1/echo', method: 'POST', data: {} }).catch((err: UpstreamError) => {
@@ -280,9 +281,13 @@ describe('SrvHttpClient under the faults of a real VPC (real sockets on 127.0.0.
     expect(resolver.snapshot()[0]!.state).toBe('negative');
   });
 
-  it('when DNS says "none" but the tasks held for the grace still answer, then the grace holds (a flap costs nothing)', async () => {
+  it('when DNS says "none" and one task held for the grace fails but another still answers, then the grace holds (a flap costs nothing)', async () => {
     const good = await task(healthyTask('good'));
-    const { srv, a } = cloudMapRecords([['good', '127.0.0.1', good.port]]);
+    const dead = await refusedPort();
+    const { srv, a } = cloudMapRecords([
+      ['good', '127.0.0.1', good.port],
+      ['dead', '127.0.0.1', dead],
+    ]);
     let empty = false;
     const dns = await new ScriptedDns((q) =>
       empty ? reply(q, { rcode: 'NXDOMAIN' }) : reply(q, { answers: srv, additionals: a }),
@@ -290,7 +295,7 @@ describe('SrvHttpClient under the faults of a real VPC (real sockets on 127.0.0.
     closers.push(() => dns.close());
     let clock = 1_000_000;
     const resolver = new SrvResolver({ servers: [dns.address], now: () => clock });
-    const client = new SrvHttpClient({ resolver, name: NAME });
+    const client = new SrvHttpClient({ resolver, name: NAME, health: { ejectAfterFailures: 1 } });
     closers.push(() => {
       client.close();
       resolver.close();
@@ -300,12 +305,71 @@ describe('SrvHttpClient under the faults of a real VPC (real sockets on 127.0.0.
     clock += 11_000;
     await resolver.resolve(NAME);
     for (let i = 0; i < 10; i++) await client.request({ url: '/x' });
-    expect(resolver.snapshot()[0]!.state).toBe('grace');
+    expect(client.stats().picks[key(dead)]).toBeGreaterThan(0); // the dead task was tried and ejected…
+    expect(client.health.isAvailable({ key: key(dead) } as never)).toBe(false);
+    expect(resolver.snapshot()[0]!.state).toBe('grace'); // …but a live one remains: the grace holds
+    expect(good.hits).toBe(10);
+  });
+
+  it('when a retry is cut short by the request budget and times out, then that endpoint is not blamed', async () => {
+    const wedged = await task(wedgedTask());
+    const slowish = await task(
+      httpServer((req, res) => {
+        req.resume();
+        setTimeout(() => res.end('{}'), 300);
+      }),
+    );
+    const { srv, a } = cloudMapRecords([
+      ['wedged', '127.0.0.1', wedged.port],
+      ['slowish', '127.0.0.1', slowish.port],
+    ]);
+    const dns = await new ScriptedDns((q) => reply(q, { answers: srv, additionals: a })).start();
+    closers.push(() => dns.close());
+    // random 0 picks the first record (the wedged task) whenever it is a candidate.
+    const resolver = new SrvResolver({ servers: [dns.address], random: () => 0 });
+    const client = new SrvHttpClient({
+      resolver,
+      name: NAME,
+      timeoutMs: 500,
+      budgetMs: 700,
+      health: { baseEjectionMs: 1 },
+    });
+    closers.push(() => {
+      client.close();
+      resolver.close();
+    });
+    for (let i = 0; i < 3; i++) {
+      await expect(client.request({ url: '/x' })).rejects.toMatchObject({ kind: 'timeout' });
+    }
+    expect(slowish.hits).toBeGreaterThan(0); // the retries reached it, with only 200 ms left each time
+    expect(client.health.stateOf(key(slowish.port))).toBeUndefined();
+    expect(client.health.stateOf(key(wedged.port))?.consecutiveFailures).toBeGreaterThan(0);
+  });
+
+  it('when the caller leaves while the endpoint is still being discovered, then a cancellation, not a discovery failure', async () => {
+    const dns = await new ScriptedDns(() => undefined).start(); // silent
+    closers.push(() => dns.close());
+    const resolver = new SrvResolver({ servers: [dns.address], attemptTimeoutMs: 5000 });
+    const client = new SrvHttpClient({ resolver, name: NAME });
+    closers.push(() => {
+      client.close();
+      resolver.close();
+    });
+    const controller = new AbortController();
+    const call = client.request({ url: '/x', signal: controller.signal });
+    await until(() => dns.queries.length > 0, 'the SRV query');
+    controller.abort();
+    await expect(call).rejects.toMatchObject({ kind: 'cancelled', code: 'ECANCELLED' });
+    expect(client.stats().failures.cancelled).toBe(1);
   });
 
   it('when every endpoint of the set refuses, then unreachable ECONNREFUSED after trying each once', async () => {
-    const { client } = await setup([await refusedPort(), await refusedPort()], { maxAttempts: 3 });
+    const ports = [await refusedPort(), await refusedPort()];
+    const { client } = await setup(ports, { maxAttempts: 3 });
     const err = await client.request({ url: '/x', method: 'POST', data: {} }).catch((e: unknown) => e);
     expect(err).toMatchObject({ kind: 'unreachable', code: 'ECONNREFUSED' });
+    const picks = client.stats().picks;
+    expect(Object.keys(picks).sort()).toEqual(ports.map(key).sort()); // each was tried
+    expect(picks[key(ports[0]!)]! + picks[key(ports[1]!)]!).toBe(3);
   });
 });

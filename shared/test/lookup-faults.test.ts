@@ -45,6 +45,13 @@ describe('DNS lookups under the faults a VPC produces (real UDP/TCP on loopback)
       ).toBeUndefined();
     });
 
+    it('when a server is given as an object in long IPv6 form, then it is made canonical too', async () => {
+      const dns = await serve((q) => reply(q, { answers: srv, additionals: a }), '::1');
+      const obj = new SrvResolver({ servers: [{ host: '0:0:0:0:0:0:0:1', port: dns.port, family: 6 }] });
+      closers.push(() => obj.close());
+      expect((await obj.resolve(NAME)).endpoints).toHaveLength(2);
+    });
+
     it('when an IPv6 server is written in long form, then it is canonical and its replies are accepted', async () => {
       const dns = await serve((q) => reply(q, { answers: srv, additionals: a }), '::1');
       const r = resolverFor([`[0:0:0:0:0:0:0:1]:${dns.port}`]);
@@ -133,16 +140,22 @@ describe('DNS lookups under the faults a VPC produces (real UDP/TCP on loopback)
             { type: 'AAAA', name: targets[1]!, ttl: 10, data: '::ffff:169.254.169.254' },
             { type: 'AAAA', name: targets[2]!, ttl: 10, data: 'fd00:ec2::253' },
             { type: 'AAAA', name: targets[3]!, ttl: 10, data: '::ffff:10.0.1.9' },
+            { type: 'AAAA', name: targets[0]!, ttl: 10, data: '::ffff:0:a9fe:a9fe' }, // IPv4-translated
+            { type: 'AAAA', name: targets[1]!, ttl: 10, data: '64:ff9b:1::a9fe:a9fe' }, // local-use NAT64
           ],
         }),
       );
       const set = await resolverFor([dns.address]).resolve(NAME);
       expect(set.endpoints.map((e) => e.key)).toEqual(['10.0.1.9:8003']);
-      expect(set.rejected.map((r) => r.reason)).toEqual([
-        'address fd00:ec2::254 is in a refused range',
-        'address ::ffff:a9fe:a9fe is in a refused range', // dns-packet decodes it in hex form
-        'address fd00:ec2::253 is in a refused range',
-      ]);
+      expect(set.rejected.map((r) => r.reason).sort()).toEqual(
+        [
+          'address fd00:ec2::254 is in a refused range',
+          'address ::ffff:a9fe:a9fe is in a refused range', // dns-packet decodes it in hex form
+          'address fd00:ec2::253 is in a refused range',
+          'address ::ffff:0:a9fe:a9fe is in a refused range', // IPv4-translated
+          'address 64:ff9b:1::a9fe:a9fe is in a refused range', // local-use NAT64
+        ].sort(),
+      );
     });
 
     it('when an SRV target carries CR/LF or spaces, then the record is refused and the text escaped', async () => {

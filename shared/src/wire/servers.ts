@@ -38,6 +38,11 @@ export function parseServer(spec: string): DnsServer {
   return { host: canonical, port, family: family as 4 | 6 };
 }
 
+/** `server` with its host in canonical form (a server given as an object skips `parseServer`). @throws {TypeError} */
+export function canonicalServer(server: DnsServer): DnsServer {
+  return parseServer(formatServer(server));
+}
+
 /** Parses a comma-separated list such as `DNS_SERVERS`. @throws {TypeError} on an empty list or a bad entry. */
 export function parseServerList(list: string): DnsServer[] {
   const entries = list
