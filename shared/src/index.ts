@@ -21,8 +21,12 @@ export { groupByPriority, pickEndpoint, pickInGroup, rfc2782Order } from './sele
 export type { PriorityGroup, Random } from './select';
 export { EndpointHealth } from './health';
 export type { EndpointHealthEvents, EndpointHealthOptions, EndpointHealthState } from './health';
-export { SrvHttpClient, UpstreamError, toUpstreamError } from './http';
-export type { HttpClientStats, SrvHttpClientOptions, SrvRequestConfig, UpstreamFailure } from './http';
+export { SrvHttpClient, toUpstreamError } from './http';
+export type { HttpClientStats, SrvHttpClientOptions, SrvRequestConfig } from './http';
+export { EndpointCaller } from './caller';
+export type { CallOptions, CallerStats, EndpointCall, EndpointCallerOptions } from './caller';
+export { UpstreamError, classifyError } from './upstream';
+export type { UpstreamFailure } from './upstream';
 export { formatServer, parseServer, parseServerList, systemServers } from './wire/servers';
 export type { DnsServer } from './wire/servers';
 export { CloudMapSource } from './cloudmap/source';

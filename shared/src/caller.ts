@@ -1,0 +1,245 @@
+import { DiscoveryError, isDiscoveryError } from './errors';
+import { EndpointHealth, type EndpointHealthOptions } from './health';
+import { positiveInt } from './options';
+import type { Endpoint } from './records';
+import type { EndpointSource } from './source';
+import { CONNECT_CODES, UpstreamError, classifyError, type UpstreamFailure } from './upstream';
+
+/** Options of `EndpointCaller` (and of every HTTP integration built on it). */
+export interface EndpointCallerOptions {
+  /** Where endpoints come from: an `SrvResolver` (DNS) or a `CloudMapSource` (the Cloud Map API). */
+  source: EndpointSource;
+  /** Time one attempt may take, from sending to the last byte of the response, ms. @default 5000 */
+  timeoutMs?: number;
+  /**
+   * Time one call may take in all: discovery, every attempt and retry. A timed-out idempotent call is
+   * retried elsewhere only within it. @default 2 × timeoutMs
+   */
+  budgetMs?: number;
+  /** Attempts per call, each on another endpoint when one is left. @default 3 */
+  maxAttempts?: number;
+  /** Passive health: when failures eject an endpoint, for how long, and how long it is remembered. */
+  health?: EndpointHealthOptions;
+}
+
+/** Per-call options of `withEndpoint`. */
+export interface CallOptions {
+  /**
+   * May the call be made again after it might have reached the upstream's handler (a reset, a timeout)?
+   * Connection failures (nothing was sent) are retried whatever this says. @default false
+   */
+  idempotent?: boolean;
+  /** The caller's signal: aborting it cancels the call (an UpstreamError of kind `cancelled`). */
+  signal?: AbortSignal;
+  /**
+   * Turns what `fn` threw into an UpstreamError. @default `classifyError`: Node socket errnos and undici
+   * codes; anything else is a bad response. An UpstreamError thrown by `fn` is taken as it is.
+   */
+  classify?: (err: unknown, endpoint: Endpoint) => UpstreamError;
+}
+
+/** The work of one attempt: call `endpoint`, honouring `signal` (the attempt's deadline and the caller's abort). */
+export type EndpointCall<T> = (endpoint: Endpoint, signal: AbortSignal) => Promise<T>;
+
+/** Counters of a caller since it was made, for metrics. */
+export interface CallerStats {
+  /** Calls sent to each endpoint (`address:port`), retries included. */
+  picks: Record<string, number>;
+  /** Attempts repeated on another endpoint. */
+  retries: number;
+  /** Calls that failed in the end, by failure kind (`cancelled`: the caller gave up). */
+  failures: Record<UpstreamFailure, number>;
+  /** Endpoint ejections by passive health. */
+  ejections: number;
+}
+
+/** Reason given to an attempt's abort controller when its own deadline passes. */
+const ATTEMPT_TIMEOUT = Symbol('attempt timeout');
+
+/**
+ * Calls to a discovered service over any transport: `withEndpoint(name, fn)` picks an endpoint (RFC 2782
+ * from the warm set), runs `fn` with a deadline for the whole attempt, reports the outcome to passive
+ * health, and retries on another endpoint when that is safe: after a connection failure always (nothing
+ * was sent), after a reset or a timeout only when the call is idempotent (the upstream may have run it).
+ * Every HTTP integration (axios, fetch/undici, node:http) is this plus how its errors read.
+ */
+export class EndpointCaller {
+  /** Passive health of the endpoints called. */
+  readonly health: EndpointHealth;
+  /** Where endpoints come from. */
+  readonly source: EndpointSource;
+  /** Time one attempt may take, ms. */
+  readonly timeoutMs: number;
+  private readonly budgetMs: number;
+  private readonly maxAttempts: number;
+  private readonly onChange: (e: { added: Endpoint[]; removed: Endpoint[] }) => void;
+  private readonly picks = new Map<string, number>();
+  private readonly counters = {
+    retries: 0,
+    failures: { unreachable: 0, timeout: 0, 'bad-response': 0, cancelled: 0 },
+    ejections: 0,
+  };
+
+  /** @throws {TypeError} naming an invalid option. */
+  constructor(options: EndpointCallerOptions) {
+    if (!options?.source) throw new TypeError('source is required');
+    this.source = options.source;
+    this.timeoutMs = positiveInt('timeoutMs', options.timeoutMs, 5000);
+    this.budgetMs = positiveInt('budgetMs', options.budgetMs, 2 * this.timeoutMs);
+    this.maxAttempts = positiveInt('maxAttempts', options.maxAttempts, 3);
+    this.health = new EndpointHealth(options.health);
+    this.health.on('eject', () => this.counters.ejections++);
+    // Endpoints that leave the set keep their health for a while: with more than 8 tasks, DNS answers
+    // are random samples of the set.
+    this.onChange = ({ added, removed }) => {
+      const forgotten = this.health.update(
+        added.map((e) => e.key),
+        removed.map((e) => e.key),
+      );
+      for (const key of forgotten) this.picks.delete(key);
+    };
+    this.source.on('change', this.onChange);
+  }
+
+  /**
+   * Runs `fn` against an endpoint of `name`, retrying elsewhere when safe (see the class).
+   * @throws {DiscoveryError} when no endpoint can be found; {UpstreamError} when the call fails.
+   */
+  async withEndpoint<T>(
+    name: string,
+    fn: EndpointCall<T>,
+    options: CallOptions = {},
+  ): Promise<{ result: T; endpoint: Endpoint }> {
+    const { idempotent = false, signal: callerSignal, classify } = options;
+    const deadline = Date.now() + this.budgetMs;
+    const tried = new Set<string>();
+    const { health } = this;
+    const usable = (e: Endpoint): boolean => !tried.has(e.key) && health.isAvailable(e);
+    for (let attempt = 1; ; attempt++) {
+      // Fast path: nothing ejected and nothing tried yet, so every endpoint is a candidate.
+      const filter = tried.size === 0 && health.allHealthy ? undefined : usable;
+      const endpoint =
+        this.source.pickCached(name, filter) ?? (await this.pickWithin(name, filter, deadline, callerSignal));
+      this.picks.set(endpoint.key, (this.picks.get(endpoint.key) ?? 0) + 1);
+      const attemptMs = Math.max(1, Math.min(this.timeoutMs, deadline - Date.now()));
+      try {
+        const result = await this.attempt(fn, endpoint, attemptMs, callerSignal, classify);
+        health.reportSuccess(endpoint);
+        return { result, endpoint };
+      } catch (err) {
+        const failure = err as UpstreamError;
+        if (failure.kind === 'cancelled') {
+          this.counters.failures.cancelled++;
+          throw failure; // the caller left: nothing learnt about the endpoint
+        }
+        const connectFailed = CONNECT_CODES.has(failure.code);
+        // A timeout counts against the endpoint only if it had the whole attempt timeout: one cut short
+        // by what was left of the call's budget says nothing about it.
+        const blameless = failure.kind === 'timeout' && attemptMs < this.timeoutMs;
+        if (blameless) {
+          // neither success nor failure
+        } else if (failure.kind !== 'bad-response' || failure.code === 'ERESPONSETOOLARGE') {
+          // Anything but an answer (bad status, unreadable body) says the endpoint is unwell.
+          health.reportFailure(endpoint, failure.code);
+          // The source already said "none" and every endpoint it still holds for a grace fails: believe
+          // it now (the next pick answers its ENOTFOUND/ENODATA) rather than keep dialing tasks that are gone.
+          if (connectFailed && !health.allHealthy) this.source.endGrace(name, health.isAvailable);
+        } else {
+          health.reportSuccess(endpoint); // it answered
+        }
+        // Only a connection that never opened proves the upstream did not run the request.
+        const retryable =
+          connectFailed || (idempotent && (failure.kind === 'unreachable' || failure.kind === 'timeout'));
+        if (!retryable || attempt >= this.maxAttempts || deadline - Date.now() <= 0) {
+          this.counters.failures[failure.kind]++;
+          throw failure;
+        }
+        this.counters.retries++;
+        tried.add(endpoint.key);
+      }
+    }
+  }
+
+  /** Counters since the caller was made (a copy). */
+  stats(): CallerStats {
+    return {
+      picks: Object.fromEntries(this.picks),
+      retries: this.counters.retries,
+      failures: { ...this.counters.failures },
+      ejections: this.counters.ejections,
+    };
+  }
+
+  /** Stops listening to the source (the source itself is the owner's to close). */
+  close(): void {
+    this.source.off('change', this.onChange);
+  }
+
+  /** One attempt at `endpoint`, its whole exchange within `attemptMs`, as an UpstreamError on failure. */
+  private async attempt<T>(
+    fn: EndpointCall<T>,
+    endpoint: Endpoint,
+    attemptMs: number,
+    callerSignal: AbortSignal | undefined,
+    classify: CallOptions['classify'],
+  ): Promise<T> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(ATTEMPT_TIMEOUT), attemptMs);
+    const onCallerAbort = (): void => controller.abort(callerSignal?.reason);
+    if (callerSignal?.aborted) onCallerAbort();
+    else callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+    try {
+      return await fn(endpoint, controller.signal);
+    } catch (err) {
+      const where = `${endpoint.target} (${endpoint.key})`;
+      if (controller.signal.aborted) {
+        if (controller.signal.reason === ATTEMPT_TIMEOUT) {
+          const message = `${where} did not answer in ${attemptMs} ms`;
+          throw new UpstreamError('timeout', 'ETIMEDOUT', endpoint.key, message, { cause: err });
+        }
+        const message = `the caller cancelled the call to ${where}`;
+        throw new UpstreamError('cancelled', 'ECANCELLED', endpoint.key, message, { cause: err });
+      }
+      throw classify ? classify(err, endpoint) : classifyError(err, endpoint.key, endpoint.target);
+    } finally {
+      clearTimeout(timer);
+      callerSignal?.removeEventListener('abort', onCallerAbort);
+    }
+  }
+
+  /**
+   * Picks through a lookup (cold or expired set), within what is left of the call's budget.
+   * @throws {DiscoveryError} ETIMEOUT when the budget runs out first; {UpstreamError} `cancelled` when
+   * the caller leaves meanwhile.
+   */
+  private async pickWithin(
+    name: string,
+    filter: ((e: Endpoint) => boolean) | undefined,
+    deadline: number,
+    callerSignal: AbortSignal | undefined,
+  ): Promise<Endpoint> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), Math.max(0, deadline - Date.now()));
+    const onCallerAbort = (): void => controller.abort();
+    if (callerSignal?.aborted) onCallerAbort();
+    else callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+    try {
+      return await this.source.pick(name, filter, { signal: controller.signal });
+    } catch (err) {
+      if (isDiscoveryError(err, 'ECANCELLED') && callerSignal?.aborted) {
+        // The caller left while discovery was under way: a cancellation, not a discovery failure.
+        this.counters.failures.cancelled++;
+        const message = `the caller cancelled while ${name} was being discovered`;
+        throw new UpstreamError('cancelled', 'ECANCELLED', '', message, { cause: err });
+      }
+      if (isDiscoveryError(err, 'ECANCELLED') && !this.source.isClosed) {
+        const message = 'no endpoint found within the call budget';
+        throw new DiscoveryError('ETIMEOUT', name, message, { cause: err });
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      callerSignal?.removeEventListener('abort', onCallerAbort);
+    }
+  }
+}
