@@ -38,7 +38,10 @@ export interface CallOptions {
   classify?: (err: unknown, endpoint: Endpoint) => UpstreamError;
 }
 
-/** The work of one attempt: call `endpoint`, honouring `signal` (the attempt's deadline and the caller's abort). */
+/**
+ * The work of one attempt: call `endpoint`, honouring `signal`, which aborts at the attempt's deadline or
+ * when the caller leaves; its `reason` is then the UpstreamError (`timeout` or `cancelled`) to throw.
+ */
 export type EndpointCall<T> = (endpoint: Endpoint, signal: AbortSignal) => Promise<T>;
 
 /** Counters of a caller since it was made, for metrics. */
@@ -52,9 +55,6 @@ export interface CallerStats {
   /** Endpoint ejections by passive health. */
   ejections: number;
 }
-
-/** Reason given to an attempt's abort controller when its own deadline passes. */
-const ATTEMPT_TIMEOUT = Symbol('attempt timeout');
 
 /**
  * Calls to a discovered service over any transport: `withEndpoint(name, fn)` picks an endpoint (RFC 2782
@@ -149,7 +149,8 @@ export class EndpointCaller {
         }
         // Only a connection that never opened proves the upstream did not run the request.
         const retryable =
-          connectFailed || (idempotent && (failure.kind === 'unreachable' || failure.kind === 'timeout'));
+          !failure.responseStarted &&
+          (connectFailed || (idempotent && (failure.kind === 'unreachable' || failure.kind === 'timeout')));
         if (!retryable || attempt >= this.maxAttempts || deadline - Date.now() <= 0) {
           this.counters.failures[failure.kind]++;
           throw failure;
@@ -183,23 +184,23 @@ export class EndpointCaller {
     callerSignal: AbortSignal | undefined,
     classify: CallOptions['classify'],
   ): Promise<T> {
+    const where = `${endpoint.target} (${endpoint.key})`;
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(ATTEMPT_TIMEOUT), attemptMs);
-    const onCallerAbort = (): void => controller.abort(callerSignal?.reason);
+    const timer = setTimeout(() => {
+      const message = `${where} did not answer in ${attemptMs} ms`;
+      controller.abort(new UpstreamError('timeout', 'ETIMEDOUT', endpoint.key, message));
+    }, attemptMs);
+    const onCallerAbort = (): void => {
+      const message = `the caller cancelled the call to ${where}`;
+      controller.abort(new UpstreamError('cancelled', 'ECANCELLED', endpoint.key, message));
+    };
     if (callerSignal?.aborted) onCallerAbort();
     else callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
     try {
       return await fn(endpoint, controller.signal);
     } catch (err) {
-      const where = `${endpoint.target} (${endpoint.key})`;
-      if (controller.signal.aborted) {
-        if (controller.signal.reason === ATTEMPT_TIMEOUT) {
-          const message = `${where} did not answer in ${attemptMs} ms`;
-          throw new UpstreamError('timeout', 'ETIMEDOUT', endpoint.key, message, { cause: err });
-        }
-        const message = `the caller cancelled the call to ${where}`;
-        throw new UpstreamError('cancelled', 'ECANCELLED', endpoint.key, message, { cause: err });
-      }
+      if (err instanceof UpstreamError && err.responseStarted) throw err; // classified by fn itself
+      if (controller.signal.aborted) throw controller.signal.reason as UpstreamError;
       throw classify ? classify(err, endpoint) : classifyError(err, endpoint.key, endpoint.target);
     } finally {
       clearTimeout(timer);

@@ -14,11 +14,18 @@ export class UpstreamError extends Error {
     /** Where the last attempt went: `address:port` (empty when no endpoint was reached). */
     readonly endpoint: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; responseStarted?: boolean },
   ) {
     super(message, options);
     this.name = 'UpstreamError';
+    this.responseStarted = options?.responseStarted ?? false;
   }
+
+  /**
+   * The response had started reaching the caller when this happened (a streaming transport): the call
+   * cannot be repeated, whatever its method.
+   */
+  readonly responseStarted: boolean;
 }
 
 /** Connection errors that happen before a request leaves: safe to retry for any method. */
@@ -54,6 +61,15 @@ export function classifyError(err: unknown, endpoint: string, target = endpoint)
   if (err instanceof UpstreamError) return err;
   const where = target === endpoint ? endpoint : `${target} (${endpoint})`;
   const code = errnoOf(err);
+  if (
+    (err as Error | undefined)?.name === 'AbortError' ||
+    code === 'UND_ERR_ABORTED' ||
+    code === 'ABORT_ERR'
+  ) {
+    return new UpstreamError('cancelled', 'ECANCELLED', endpoint, `the call to ${where} was aborted`, {
+      cause: err,
+    });
+  }
   if (code !== undefined && (CONNECT_CODES.has(code) || AFTER_SEND_CODES.has(code))) {
     return new UpstreamError('unreachable', code, endpoint, `${where} is unreachable: ${code}`, {
       cause: err,

@@ -1,0 +1,222 @@
+import http from 'node:http';
+import { Agent, fetch } from 'undici';
+import { EndpointCaller, SrvHttpClient, SrvResolver, UpstreamError, type Endpoint } from '../src';
+import { discoveryInterceptor } from '../src/integrations/undici';
+import {
+  drippingTask,
+  executeThenDestroyTask,
+  healthyTask,
+  refusedPort,
+  wedgedTask,
+  type FaultyServer,
+} from './helpers/faulty-servers';
+import { ScriptedDns, cloudMapRecords, reply } from './helpers/scripted-dns';
+
+const NAME = 'service_b.ecs.internal';
+
+/** One HTTP integration, driven the same way by every behaviour below. */
+interface Integration {
+  /** Sends a request; resolves with the JSON body and the endpoint used, or rejects with the integration's error. */
+  send(req: { method: 'GET' | 'POST'; path: string; signal?: AbortSignal }): Promise<{ body: unknown }>;
+  caller: EndpointCaller;
+  close(): Promise<void> | void;
+}
+
+interface Setup {
+  resolver: SrvResolver;
+  timeoutMs: number;
+  health?: { ejectAfterFailures?: number; baseEjectionMs?: number };
+}
+
+/** The UpstreamError behind what an integration threw (fetch wraps it as `cause` of a TypeError). */
+function upstreamOf(err: unknown): UpstreamError | undefined {
+  if (err instanceof UpstreamError) return err;
+  const cause = (err as { cause?: unknown }).cause;
+  return cause instanceof UpstreamError ? cause : undefined;
+}
+
+const integrations: Record<string, (s: Setup) => Integration> = {
+  'axios (SrvHttpClient)': (s) => {
+    const client = new SrvHttpClient({
+      source: s.resolver,
+      name: NAME,
+      timeoutMs: s.timeoutMs,
+      health: s.health,
+    });
+    return {
+      caller: client.caller,
+      send: async ({ method, path, signal }) => {
+        const { response } = await client.request({
+          method,
+          url: path,
+          data: method === 'POST' ? {} : undefined,
+          signal,
+        });
+        return { body: response.data };
+      },
+      close: () => client.close(),
+    };
+  },
+  'fetch (undici interceptor)': (s) => {
+    const caller = new EndpointCaller({ source: s.resolver, timeoutMs: s.timeoutMs, health: s.health });
+    const agent = new Agent({ keepAliveTimeout: 4000 });
+    const dispatcher = agent.compose(discoveryInterceptor({ caller, names: [NAME] }));
+    return {
+      caller,
+      send: async ({ method, path, signal }) => {
+        const res = await fetch(`http://${NAME}${path}`, {
+          method,
+          body: method === 'POST' ? '{}' : undefined,
+          headers: { 'content-type': 'application/json' },
+          signal,
+          dispatcher,
+        });
+        return { body: await res.json() };
+      },
+      close: async () => {
+        caller.close();
+        await agent.close();
+      },
+    };
+  },
+  'node:http (withEndpoint)': (s) => {
+    const caller = new EndpointCaller({ source: s.resolver, timeoutMs: s.timeoutMs, health: s.health });
+    const agent = new http.Agent({ keepAlive: true, timeout: 4000 });
+    const call = (method: string, path: string) => (endpoint: Endpoint, signal: AbortSignal) =>
+      new Promise<unknown>((resolve, reject) => {
+        const req = http.request(
+          {
+            host: endpoint.address,
+            port: endpoint.port,
+            method,
+            path,
+            agent,
+            signal,
+            headers: { host: `${endpoint.target}:${endpoint.port}` },
+          },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => (text += c));
+            res.on('end', () => resolve(JSON.parse(text)));
+            res.on('error', reject);
+          },
+        );
+        req.on('error', reject);
+        req.end(method === 'POST' ? '{}' : undefined);
+      });
+    return {
+      caller,
+      send: async ({ method, path, signal }) => {
+        const { result } = await caller.withEndpoint(NAME, call(method, path), {
+          idempotent: method === 'GET',
+          signal,
+        });
+        return { body: result };
+      },
+      close: () => {
+        caller.close();
+        agent.destroy();
+      },
+    };
+  },
+};
+
+describe.each(Object.entries(integrations))('the same behaviour through %s', (_label, make) => {
+  const closers: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+  });
+
+  async function task<T extends FaultyServer>(made: Promise<T>): Promise<T> {
+    const server = await made;
+    closers.push(() => server.close());
+    return server;
+  }
+
+  async function setup(
+    ports: number[],
+    options: Partial<Omit<Setup, 'resolver'>> = {},
+  ): Promise<Integration> {
+    const { srv, a } = cloudMapRecords(ports.map((port, i) => [`task${i}`, '127.0.0.1', port]));
+    const dns = await new ScriptedDns((q) => reply(q, { answers: srv, additionals: a })).start();
+    closers.push(() => dns.close());
+    const resolver = new SrvResolver({ servers: [dns.address] });
+    closers.push(() => resolver.close());
+    const integration = make({ resolver, timeoutMs: 1000, ...options });
+    closers.push(() => integration.close());
+    return integration;
+  }
+
+  it('when several tasks serve, then requests spread over them', async () => {
+    const t1 = await task(healthyTask('t1'));
+    const t2 = await task(healthyTask('t2'));
+    const i = await setup([t1.port, t2.port]);
+    for (let n = 0; n < 40; n++) await i.send({ method: 'GET', path: '/v1/whoami' });
+    expect(t1.hits).toBeGreaterThan(5);
+    expect(t2.hits).toBeGreaterThan(5);
+  });
+
+  it('when a task runs a POST and then drops the reused connection, then the POST is not sent again', async () => {
+    const dropper = await task(executeThenDestroyTask());
+    const good = await task(healthyTask('good'));
+    const i = await setup([dropper.port, good.port], { health: { ejectAfterFailures: 1000 } });
+    let failed = 0;
+    for (let n = 0; n < 30; n++) {
+      await i.send({ method: 'POST', path: '/v1/echo' }).catch((err: unknown) => {
+        expect(upstreamOf(err)).toMatchObject({ kind: 'unreachable' });
+        failed++;
+      });
+    }
+    expect(dropper.destroyed).toBeGreaterThan(0);
+    expect(failed).toBe(dropper.destroyed); // each POST that met the drop failed once…
+    expect(dropper.hits + good.hits).toBe(30); // …and none ran twice
+    expect(i.caller.stats().retries).toBe(0);
+  });
+
+  it('when a GET meets the same drop, then it is retried elsewhere and succeeds', async () => {
+    const dropper = await task(executeThenDestroyTask());
+    const good = await task(healthyTask('good'));
+    const i = await setup([dropper.port, good.port], { health: { ejectAfterFailures: 1000 } });
+    for (let n = 0; n < 30; n++) await i.send({ method: 'GET', path: '/v1/whoami' });
+    expect(dropper.destroyed).toBeGreaterThan(0);
+    expect(i.caller.stats().retries).toBe(dropper.destroyed);
+  });
+
+  it('when a task refuses connections, then even a POST moves on to another', async () => {
+    const good = await task(healthyTask('good'));
+    const i = await setup([await refusedPort(), good.port], { health: { baseEjectionMs: 60_000 } });
+    for (let n = 0; n < 10; n++) await i.send({ method: 'POST', path: '/v1/echo' });
+    expect(good.hits).toBe(10);
+    expect(i.caller.stats().retries).toBeGreaterThan(0);
+  });
+
+  it('when a task accepts and never answers, then GETs time out there, move on, and the task is ejected', async () => {
+    const wedged = await task(wedgedTask());
+    const good = await task(healthyTask('good'));
+    const i = await setup([wedged.port, good.port], { timeoutMs: 300, health: { baseEjectionMs: 60_000 } });
+    for (let n = 0; n < 20; n++) await i.send({ method: 'GET', path: '/v1/whoami' });
+    expect(wedged.hits).toBe(2);
+    expect(i.caller.health.isAvailable({ key: `127.0.0.1:${wedged.port}` } as Endpoint)).toBe(false);
+  });
+
+  it('when a task drips its body forever, then the whole exchange times out', async () => {
+    const drip = await task(drippingTask(20));
+    const i = await setup([drip.port], { timeoutMs: 300 });
+    const err = await i.send({ method: 'GET', path: '/v1/whoami' }).catch((e: unknown) => e);
+    expect(upstreamOf(err)).toMatchObject({ kind: 'timeout', code: 'ETIMEDOUT' });
+  });
+
+  it('when the caller aborts, then the call is cancelled and the task is not blamed', async () => {
+    const wedged = await task(wedgedTask());
+    const i = await setup([wedged.port], { timeoutMs: 30_000 });
+    const controller = new AbortController();
+    const sent = i.send({ method: 'GET', path: '/v1/whoami', signal: controller.signal });
+    const deadline = Date.now() + 5000;
+    while (wedged.hits === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    controller.abort();
+    await expect(sent).rejects.toBeDefined();
+    expect(i.caller.stats().failures.cancelled).toBe(1);
+    expect(i.caller.health.stateOf(`127.0.0.1:${wedged.port}`)).toBeUndefined();
+  });
+});
