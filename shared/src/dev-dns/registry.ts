@@ -33,6 +33,8 @@ export interface RegistryOptions {
   ttlSeconds: number;
   maxAnswers: number;
   random: () => number;
+  /** Lower-cased names below the zone (`_service_b._tcp`) → the service whose records they also answer. */
+  aliases?: ReadonlyMap<string, string>;
 }
 
 /** The service name Cloud Map uses in this project's design. */
@@ -168,7 +170,9 @@ export class Registry {
     if ((question.class ?? 'IN') !== 'IN' || (name !== zone && !name.endsWith(`.${zone}`))) {
       return { rcode: 'REFUSED', authoritative: false, answers: [], authorities: [], additionals: [] };
     }
-    const labels = name === zone ? [] : name.slice(0, -zone.length - 1).split('.');
+    const relative = name === zone ? '' : name.slice(0, -zone.length - 1);
+    const alias = this.#options.aliases?.get(relative);
+    const labels = alias !== undefined ? [asciiLower(alias)] : relative === '' ? [] : relative.split('.');
     const node = this.#lookup(question.name, labels);
     // RFC 2308 §3 (NXDOMAIN) and §2.2 (NODATA): negative answers carry the SOA for negative caching.
     const negative = (rcode: 'NOERROR' | 'NXDOMAIN'): ZoneAnswer => {

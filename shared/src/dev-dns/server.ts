@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import { CloudMapApi } from './cloudmap-api';
 import type { CloudMapApiOptions } from './cloudmap-api';
-import { DEFAULT_SERVICE, Registry, isDnsLabel } from './registry';
+import { DEFAULT_SERVICE, Registry, asciiLower, isDnsLabel } from './registry';
 import type { DevDnsInstance } from './registry';
 import { respond } from './respond';
 import type { Response, Transport } from './respond';
@@ -27,6 +27,13 @@ export interface DevDnsServerOptions {
    * registrations: `true` for 127.0.0.1 on an OS-assigned port, or its host and port. @default false
    */
   api?: boolean | CloudMapApiOptions;
+  /**
+   * Extra SRV owner names below the zone, each answering with the records of the service it maps to, e.g.
+   * `{ '_service_b._tcp': 'service_b' }` serves service_b's tasks also as `_service_b._tcp.ecs.internal`:
+   * an RFC 2782 name (`_service._proto.name`) for tools that accept no other, such as HAProxy. Cloud Map
+   * itself publishes no such name. @default {}
+   */
+  aliases?: Record<string, string>;
 }
 
 /** Payload of the 'query' event, emitted once per answered query. */
@@ -105,9 +112,21 @@ export class DevDnsServer extends EventEmitter<DevDnsServerEvents> {
     if (typeof random !== 'function') {
       throw new TypeError('random must be a function returning a number in [0, 1)');
     }
+    const { aliases = {} } = options;
+    if (typeof aliases !== 'object' || aliases === null) {
+      throw new TypeError(`aliases must be an object of name → service, got ${JSON.stringify(aliases)}`);
+    }
+    for (const [alias, service] of Object.entries(aliases)) {
+      if (!alias.split('.').every(isDnsLabel) || !isDnsLabel(service)) {
+        throw new TypeError(
+          `aliases: ${JSON.stringify(alias)} → ${JSON.stringify(service)} is not name → label`,
+        );
+      }
+    }
+    const aliasMap = new Map(Object.entries(aliases).map(([a, s]) => [asciiLower(a), s]));
     this.#host = host;
     this.#port = port;
-    this.#registry = new Registry({ zone: zoneName, ttlSeconds, maxAnswers, random });
+    this.#registry = new Registry({ zone: zoneName, ttlSeconds, maxAnswers, random, aliases: aliasMap });
     const { api = false } = options;
     if (api !== false && api !== true && (typeof api !== 'object' || api === null)) {
       throw new TypeError(`api must be a boolean or { host, port }, got ${JSON.stringify(api)}`);
