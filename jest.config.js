@@ -1,7 +1,11 @@
 const path = require('node:path');
 
-/** The in-repo workspace package `shared/` (its TypeScript sources). */
-const SHARED_SRC = path.join(__dirname, 'shared', 'src');
+/** The in-repo workspace packages (name → folder), mapped to their TypeScript sources below. */
+const PACKAGES = {
+  '@ecs-srv/shared': 'shared',
+  '@ecs-srv/service-kit': 'shared/kit',
+  '@ecs-srv/dev-server': 'shared/dev-server',
+};
 
 // One jest run over every workspace. Tests import sibling packages from their TypeScript sources
 // (moduleNameMapper), so a test never runs against a stale dist/.
@@ -9,19 +13,23 @@ const SHARED_SRC = path.join(__dirname, 'shared', 'src');
 const base = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }] },
-  moduleNameMapper: {
-    '^@ecs-srv/shared$': path.join(SHARED_SRC, 'index.ts'),
-    '^@ecs-srv/shared/(service-kit|dev-dns)$': path.join(SHARED_SRC, '$1', 'index.ts'),
-  },
+  moduleNameMapper: Object.fromEntries(
+    Object.entries(PACKAGES).map(([name, dir]) => [
+      `^${name.replace('/', '\\/')}$`,
+      path.join(__dirname, dir, 'src', 'index.ts'),
+    ]),
+  ),
   testMatch: ['<rootDir>/test/**/*.test.ts'],
 };
 
 /** @type {import('jest').Config} */
 module.exports = {
-  projects: ['shared', 'service-b', 'service-a', 'infra', 'scripts'].map((name) => ({
-    ...base,
-    displayName: name,
-    rootDir: `<rootDir>/${name}`,
-  })),
+  projects: ['shared', 'shared/kit', 'shared/dev-server', 'service-b', 'service-a', 'infra', 'scripts'].map(
+    (name) => ({
+      ...base,
+      displayName: name,
+      rootDir: `<rootDir>/${name}`,
+    }),
+  ),
   testTimeout: 20000,
 };

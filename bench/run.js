@@ -1,132 +1,114 @@
 #!/usr/bin/env node
-// `npm run bench`: measures the discovery path against the alternatives, side by side in one run, on
-// loopback only. Prints a Markdown table and writes bench/results/latest.json. Every load is bounded in
-// time (BENCH_SECONDS per round, BENCH_ROUNDS rounds); the whole run takes about 3 minutes.
+// `npm run bench`: measures the discovery path against the alternatives and against the peer a user would
+// deploy instead (HAProxy as a sidecar resolving the same SRV records), side by side in one run, on
+// loopback only. Prints Markdown tables and writes bench/results/latest.json.
+//
+// How it keeps ratios honest on a small, shared machine:
+// - every A variant is warmed (JIT) before any round is measured;
+// - the variants are interleaved round by round (the order rotates each round), every ratio is taken per
+//   round from variants measured seconds apart, and reported as the median with its min–max over rounds;
+// - A's CPU time per request (utime + stime from /proc/<pid>/stat) is the primary cost figure: it does not
+//   depend on how the scheduler shared the cores;
+// - the load generator (wrk, else autocannon) runs in its own process; with ≥ 2 cores the measured A is
+//   pinned alone to CPU 0, and B, HAProxy, the load generator and this script to CPU 1 (BENCH_PIN=0: off).
+// Every load is bounded in time (BENCH_SECONDS per round, BENCH_ROUNDS rounds); about 4 minutes in all.
 'use strict';
 
-const autocannon = require('autocannon');
-const { spawn } = require('node:child_process');
-const { randomBytes } = require('node:crypto');
 const { promises: dns } = require('node:dns');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const net = require('node:net');
 const { SrvResolver } = require('../shared/dist');
 const { DevDnsServer } = require('../shared/dist/dev-dns');
+const lib = require('./lib');
+const { table } = require('./report');
 
-const ROOT = path.resolve(__dirname, '..');
+const { CPU_A, cpuMicros, launch, load, median, percentile, round2, sleep } = lib;
+
 const SRV = 'service_b.ecs.internal';
-const ROUND_SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+/** The RFC 2782 name HAProxy needs (`_service._proto.name`); the dev server answers it like SRV. */
+const SRV_ALIAS = '_service_b._tcp.ecs.internal';
+const ROUND_SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const WARM_SECONDS = 3;
 const COLD_LOOKUPS = 2000;
+const COLD_BATCHES = 5;
 
-const children = [];
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+const log = (line) => process.stderr.write(`${line}\n`);
 
-/** A port the OS just handed out (closed again at once: a tiny race, fine on loopback). */
-function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
+/** Load on each variant until its JIT has settled: WARM_SECONDS of the same load, not measured. */
+async function warm(variants) {
+  for (const v of variants) await load(`http://127.0.0.1:${v.port}/api/whoami`, { seconds: WARM_SECONDS });
 }
 
-/** Starts `node <file>` on a free port (logs at warn, so no per-request logging) and waits for /healthz. */
-async function launch(file, env) {
-  const port = await freePort();
-  const child = spawn(process.execPath, [path.join(ROOT, file)], {
-    env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...env, PORT: String(port) },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  children.push(child);
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${file} exited with ${child.exitCode}`);
-    if (Date.now() > deadline) throw new Error(`${file} did not answer /healthz`);
-    const up = await fetch(`http://127.0.0.1:${port}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (up) return { child, port };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function load(url, seconds, requests) {
-  return new Promise((resolve, reject) => {
-    autocannon({ url, connections: CONNECTIONS, duration: seconds, requests, timeout: 10 }, (err, result) =>
-      err ? reject(err) : resolve(result),
-    );
-  });
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
-function percentile(values, p) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-/** CPU time (user + system) a process has used so far, µs (from /proc: clock ticks of 1/100 s). */
-function cpuMicros(pid) {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
-
-function peakRssMiB(pid) {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round((kb / 1024) * 10) / 10;
-}
-
-/** Alternating rounds of load against each variant; per variant: median req/s, p50, p99, failures. */
-async function compare(variants, dnsServer) {
+/**
+ * Interleaved rounds: in each round every variant gets ROUND_SECONDS of the same load, in an order that
+ * rotates from round to round. Per variant and round: req/s, p50/p99, failures, CPU µs per request
+ * (summed over `pids`: A, plus HAProxy for the sidecar).
+ */
+async function rounds(variants, dnsServer) {
   const runs = Object.fromEntries(variants.map((v) => [v.name, []]));
   for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? variants : [...variants].reverse();
+    const order = variants.map((_, i) => variants[(i + round) % variants.length]);
     for (const v of order) {
-      // Let the previous variant finish requests the load generator abandoned (they may still query DNS).
-      await new Promise((r) => setTimeout(r, 1000));
-      const before = dnsServer?.stats().queries ?? 0;
-      const cpuBefore = cpuMicros(v.pid);
-      const r = await load(`http://127.0.0.1:${v.port}/api/whoami`, ROUND_SECONDS);
-      const cpu = cpuMicros(v.pid) - cpuBefore;
-      const queries = (dnsServer?.stats().queries ?? 0) - before;
-      runs[v.name].push({
-        rps: r.requests.average,
-        p50: r.latency.p50,
-        p99: r.latency.p99,
-        failed: r.errors + r.timeouts + r.non2xx,
-        sent: r.requests.total,
-        queries,
-        seconds: r.duration,
-        cpuUsPerRequest: cpu / Math.max(1, r.requests.total),
+      // Let the previous variant finish requests the load generator abandoned.
+      await sleep(300);
+      const queriesBefore = dnsServer.stats().queries;
+      const cpuBefore = v.pids.map(cpuMicros);
+      const r = await load(`http://127.0.0.1:${v.port}/api/whoami`, {
+        seconds: ROUND_SECONDS,
+        connections: CONNECTIONS,
       });
-      process.stderr.write(`  ${v.name} round ${round + 1}: ${Math.round(r.requests.average)} req/s\n`);
+      const cpu = v.pids.map((pid, i) => cpuMicros(pid) - cpuBefore[i]);
+      runs[v.name].push({
+        rps: r.rps,
+        p50: r.p50,
+        p99: r.p99,
+        failed: r.failed,
+        sent: r.requests,
+        seconds: r.seconds,
+        queries: dnsServer.stats().queries - queriesBefore,
+        cpuUsPerRequest: cpu.reduce((a, b) => a + b, 0) / Math.max(1, r.requests),
+        cpuUsPerRequestEach: cpu.map((c) => c / Math.max(1, r.requests)),
+      });
     }
+    log(
+      `  round ${round + 1}/${ROUNDS}: ` +
+        variants.map((v) => `${v.name} ${Math.round(runs[v.name][round].rps)} req/s`).join(', '),
+    );
   }
+  return runs;
+}
+
+/** Per variant: medians over rounds, totals of failures. */
+function summarize(runs) {
   return Object.fromEntries(
     Object.entries(runs).map(([name, rs]) => [
       name,
       {
-        rps: median(rs.map((r) => r.rps)),
-        p50: median(rs.map((r) => r.p50)),
-        p99: median(rs.map((r) => r.p99)),
+        rps: Math.round(median(rs.map((r) => r.rps))),
+        p50: round2(median(rs.map((r) => r.p50))),
+        p99: round2(median(rs.map((r) => r.p99))),
         cpuUsPerRequest: Math.round(median(rs.map((r) => r.cpuUsPerRequest))),
         failed: rs.reduce((n, r) => n + r.failed, 0),
         sent: rs.reduce((n, r) => n + r.sent, 0),
-        // Over all rounds together: a refresh every ~7.6 s makes per-round counts of 8 s windows jumpy.
+        // Over all rounds together: a refresh every ~7.6 s makes per-round counts of short windows jumpy.
         queriesPer10s: (rs.reduce((n, r) => n + r.queries, 0) / rs.reduce((n, r) => n + r.seconds, 0)) * 10,
       },
     ]),
   );
+}
+
+/** A ratio taken round by round (numerator and denominator from the same round): median, min, max. */
+function ratio(runs, num, den, field) {
+  const perRound = runs[num].map((r, i) => r[field] / runs[den][i][field]);
+  return {
+    median: round2(median(perRound)),
+    min: round2(Math.min(...perRound)),
+    max: round2(Math.max(...perRound)),
+    rounds: perRound.map(round2),
+  };
 }
 
 /** Picks/s from a warm cache on one core, beside a bare Map.get, in alternating 1 s rounds. */
@@ -155,7 +137,10 @@ async function measurePicks(dnsAddress) {
   return { picksPerSecond: median(picks), mapGetPerSecond: median(gets) };
 }
 
-/** Uncached lookups: ours (one SRV query, addresses from ADDITIONAL) vs resolveSrv + resolve4. */
+/**
+ * Uncached lookups, ours (one SRV query, addresses from ADDITIONAL) and resolveSrv + resolve4 taking turns;
+ * the ratio of p50s per batch of COLD_LOOKUPS / COLD_BATCHES pairs gives its spread.
+ */
 async function measureColdLookups(dnsAddress) {
   const node = new dns.Resolver({ timeout: 2000, tries: 1 });
   node.setServers([dnsAddress]);
@@ -174,19 +159,43 @@ async function measureColdLookups(dnsAddress) {
     theirs.push(Number(process.hrtime.bigint() - t) / 1000);
   }
   resolver.close();
+  const size = COLD_LOOKUPS / COLD_BATCHES;
+  const batches = Array.from({ length: COLD_BATCHES }, (_, b) => {
+    const slice = (xs) => xs.slice(b * size, (b + 1) * size);
+    return percentile(slice(ours), 50) / percentile(slice(theirs), 50);
+  });
   return {
     coldLookupP50Us: Math.round(percentile(ours, 50)),
     coldLookupP99Us: Math.round(percentile(ours, 99)),
     nodeResolveSrvP50Us: Math.round(percentile(theirs, 50)),
     nodeResolveSrvP99Us: Math.round(percentile(theirs, 99)),
+    ratio: {
+      median: round2(median(batches)),
+      min: round2(Math.min(...batches)),
+      max: round2(Math.max(...batches)),
+      rounds: batches.map(round2),
+    },
   };
+}
+
+/** Waits (bounded) until A's /discovery lists `count` endpoints. */
+async function waitEndpoints(aPort, count, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    // A request through A makes it look the name up when its cached set has expired.
+    await fetch(`http://127.0.0.1:${aPort}/api/whoami`).catch(() => undefined);
+    const body = await (await fetch(`http://127.0.0.1:${aPort}/discovery`)).json();
+    if ((body.names?.[0]?.endpoints.length ?? 0) === count) return;
+    await sleep(250);
+  }
+  throw new Error(`A did not see ${count} endpoints within ${timeoutMs} ms`);
 }
 
 /** SIGKILL one of the B tasks under load (still registered, as after a crash): failures and time to eject. */
 async function measureFailover(aPort, victim) {
   const started = Date.now();
-  const run = load(`http://127.0.0.1:${aPort}/api/whoami`, 6);
-  await new Promise((r) => setTimeout(r, 2000));
+  const run = load(`http://127.0.0.1:${aPort}/api/whoami`, { seconds: 6, connections: CONNECTIONS });
+  await sleep(2000);
   victim.child.kill('SIGKILL');
   const killedAt = Date.now();
   let ejectedAfterMs;
@@ -194,165 +203,174 @@ async function measureFailover(aPort, victim) {
     const body = await (await fetch(`http://127.0.0.1:${aPort}/discovery`)).json();
     const ep = body.names[0]?.endpoints.find((e) => e.port === victim.port);
     if (ep?.health.status === 'ejected') ejectedAfterMs = Date.now() - killedAt;
-    else await new Promise((r) => setTimeout(r, 10));
+    else await sleep(10);
   }
   const r = await run;
-  return {
-    failoverFailedRequests: r.errors + r.timeouts + r.non2xx,
-    failoverSent: r.requests.total,
-    ejectedAfterMs,
-  };
-}
-
-function machine() {
-  const cpus = os.cpus();
-  return {
-    cpu: cpus[0]?.model ?? 'unknown',
-    cores: cpus.length,
-    node: process.version,
-    platform: `${os.platform()} ${os.release()}`,
-  };
+  return { failoverFailedRequests: r.failed, failoverSent: r.requests, ejectedAfterMs };
 }
 
 async function main() {
-  const devDns = new DevDnsServer({ host: '127.0.0.1', port: 0 });
+  lib.pinSelf();
+  if (lib.LOAD_GENERATOR !== 'wrk') {
+    log('wrk not found: using autocannon in a child process (install wrk for steadier figures: apt-get install -y wrk)');
+  }
+  if (!lib.HAPROXY) log('haproxy not found: the peer comparison is skipped (apt-get install -y haproxy)');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ecs-srv-bench-'));
+  const devDns = new DevDnsServer({ host: '127.0.0.1', port: 0, aliases: { '_service_b._tcp': 'service_b' } });
   const { host, port } = await devDns.start();
   const dnsAddress = `${host}:${port}`;
   const bs = [];
   for (let i = 0; i < 3; i++) {
-    const id = randomBytes(16).toString('hex');
+    const id = `task${i}-${process.pid.toString(16)}`;
     bs.push({ id, ...(await launch('service-b/dist/main.js', { INSTANCE_ID: id, DRAIN_DELAY_MS: '0' })) });
   }
-  // The comparisons use the same B set for every variant: the one task the fixed URL points at. (Spread
-  // over 3 B processes on a 2-core machine the B side itself gets slower, which is not discovery's cost;
-  // that spread is measured separately below.)
-  const bUrl = `http://127.0.0.1:${bs[0].port}`;
 
   // Quiet-machine measurements first, nothing else runs yet: picks and cold lookups over the 3-task
   // answer (SRV + 3 A records in ADDITIONAL), and cold lookups of a 1-task answer for reference.
   for (const b of bs) devDns.register(b.id, '127.0.0.1', b.port);
-  process.stderr.write(`picks from a warm cache…\n`);
+  log('picks from a warm cache…');
   const picks = await measurePicks(dnsAddress);
-  process.stderr.write(`${COLD_LOOKUPS} cold lookups each, 3 tasks then 1 task…\n`);
+  log(`${COLD_LOOKUPS} cold lookups each, 3 tasks then 1 task…`);
   const cold = await measureColdLookups(dnsAddress);
   for (const b of bs.slice(1)) devDns.deregister(b.id);
   const cold1 = await measureColdLookups(dnsAddress);
 
-  const discovery = await launch('service-a/dist/main.js', { DNS_SERVERS: dnsAddress });
-  const [fixed, naive, bare] = await Promise.all([
-    launch('service-a/dist/main.js', { SERVICE_B_URL: bUrl }),
-    launch('bench/variants/naive-a.js', { DNS_SERVERS: dnsAddress }),
-    launch('bench/variants/http-a.js', { SERVICE_B_URL: bUrl }),
-  ]);
+  // Phase 1: the A variants against the same single B task (the one the fixed URL points at). Spread over
+  // 3 B processes on a 2-core machine the B side itself gets slower, which is not discovery's cost.
+  const bUrl = `http://127.0.0.1:${bs[0].port}`;
+  const discovery = await launch('service-a/dist/main.js', { DNS_SERVERS: dnsAddress }, CPU_A);
+  const fixed = await launch('service-a/dist/main.js', { SERVICE_B_URL: bUrl }, CPU_A);
+  const naive = await launch('bench/variants/naive-a.js', { DNS_SERVERS: dnsAddress }, CPU_A);
+  const bare = await launch('bench/variants/http-a.js', { SERVICE_B_URL: bUrl }, CPU_A);
+  const phase1 = [
+    { name: 'discovery', ...discovery, pids: [discovery.pid] },
+    { name: 'fixed', ...fixed, pids: [fixed.pid] },
+    { name: 'naive', ...naive, pids: [naive.pid] },
+    { name: 'node:http', ...bare, pids: [bare.pid] },
+  ];
+  log(`warming up ${phase1.length} A variants (${WARM_SECONDS} s each)…`);
+  await warm(phase1);
+  log(`A variants, 1 B task: ${ROUNDS} interleaved rounds × ${ROUND_SECONDS} s each…`);
+  const runs1 = await rounds(phase1, devDns);
+  const rssMiB = lib.rss(discovery.pid).peakRssMiB;
 
-  process.stderr.write(`warming up…\n`);
-  for (const v of [discovery, fixed, naive, bare]) await load(`http://127.0.0.1:${v.port}/api/whoami`, 2);
-
-  process.stderr.write(`A through discovery vs fixed URL vs naive (${ROUNDS} × ${ROUND_SECONDS} s each)…\n`);
-  const main = await compare(
-    [
-      { name: 'discovery', port: discovery.port, pid: discovery.child.pid },
-      { name: 'fixed', port: fixed.port, pid: fixed.child.pid },
-      { name: 'naive', port: naive.port, pid: naive.child.pid },
-    ],
-    devDns,
-  );
-  const rssMiB = peakRssMiB(discovery.child.pid);
-
-  // DNS packets under continuous load (between rounds A idles past the TTL, and then every round would
-  // begin with a lookup): one 20 s run, queries counted at the server.
-  process.stderr.write(`DNS queries during 20 s of continuous load through discovery…\n`);
-  await new Promise((r) => setTimeout(r, 2000)); // the previous variant's abandoned requests finish first
+  // DNS packets under continuous load (between rounds A may idle past the TTL, and then a round begins
+  // with a lookup): one 20 s run, queries counted at the server.
+  log('DNS queries during 20 s of continuous load through discovery…');
+  await sleep(1000);
   const queriesBefore = devDns.stats().queries;
-  const steady = await load(`http://127.0.0.1:${discovery.port}/api/whoami`, 20);
-  const dnsQueriesPer10s = ((devDns.stats().queries - queriesBefore) / steady.duration) * 10;
+  const steady = await load(`http://127.0.0.1:${discovery.port}/api/whoami`, { seconds: 20 });
+  const dnsQueriesPer10s = ((devDns.stats().queries - queriesBefore) / steady.seconds) * 10;
+  for (const v of [fixed, naive, bare]) await lib.stop(v.child);
 
-  process.stderr.write(`axios (fixed URL) vs bare node:http…\n`);
-  const clients = await compare([
-    { name: 'axios', port: fixed.port, pid: fixed.child.pid },
-    { name: 'node:http', port: bare.port, pid: bare.child.pid },
-  ]);
-
-  process.stderr.write(`A through discovery spread over 3 B tasks…\n`);
-  await new Promise((r) => setTimeout(r, 11_000)); // let A's cached 1-task set expire
+  // Phase 2: the peer. The same 3 B tasks behind A through our client, and behind HAProxy (a sidecar
+  // next to A, resolving the same records under their RFC 2782 alias) with A sending to it at a fixed URL.
   for (const b of bs.slice(1)) devDns.register(b.id, '127.0.0.1', b.port);
-  const spread = await load(`http://127.0.0.1:${discovery.port}/api/whoami`, ROUND_SECONDS);
-  process.stderr.write(`failover (SIGKILL one of 3 B tasks under load)…\n`);
+  await waitEndpoints(discovery.port, 3);
+  const phase2 = [{ name: 'ours', ...discovery, pids: [discovery.pid] }];
+  let haproxy;
+  let sidecarA;
+  let aliasQueries = 0;
+  const countAlias = (q) => {
+    if (q.name.toLowerCase() === SRV_ALIAS) aliasQueries++;
+  };
+  devDns.on('query', countAlias);
+  const peerStarted = Date.now();
+  if (lib.HAPROXY) {
+    haproxy = await lib.startHaproxy({ srvName: SRV_ALIAS, dnsAddress, dir: tmp });
+    sidecarA = await launch('service-a/dist/main.js', { SERVICE_B_URL: `http://127.0.0.1:${haproxy.port}` }, CPU_A);
+    phase2.push({ name: 'sidecar', ...sidecarA, pids: [sidecarA.pid, haproxy.pid] });
+  }
+  log('warming up A over 3 B tasks (ours, and A → HAProxy → B)…');
+  await warm(phase2);
+  log(`ours vs HAProxy sidecar, 3 B tasks: ${ROUNDS} interleaved rounds × ${ROUND_SECONDS} s each…`);
+  const runs2 = await rounds(phase2, devDns);
+  const peerSeconds = (Date.now() - peerStarted) / 1000;
+  devDns.off('query', countAlias);
+  if (sidecarA) await lib.stop(sidecarA.child);
+  if (haproxy) await lib.stop(haproxy.child);
+
+  log('failover (SIGKILL one of 3 B tasks under load)…');
+  await sleep(500);
   const failover = await measureFailover(discovery.port, bs[2]);
 
+  const v1 = summarize(runs1);
+  const v2 = summarize(runs2);
+  const spread = {
+    throughputRatio: ratio(runs1, 'discovery', 'fixed', 'rps'),
+    cpuPerRequestRatio: ratio(runs1, 'discovery', 'fixed', 'cpuUsPerRequest'),
+    naiveThroughputRatio: ratio(runs1, 'naive', 'fixed', 'rps'),
+    axiosRatio: ratio(runs1, 'fixed', 'node:http', 'rps'),
+    axiosCpuRatio: ratio(runs1, 'fixed', 'node:http', 'cpuUsPerRequest'),
+    coldLookupRatio: cold.ratio,
+    coldLookup1TaskRatio: cold1.ratio,
+    ...(haproxy && {
+      peerThroughputRatio: ratio(runs2, 'ours', 'sidecar', 'rps'),
+      peerCpuRatio: ratio(runs2, 'ours', 'sidecar', 'cpuUsPerRequest'),
+    }),
+  };
+  const sidecarRuns = runs2.sidecar ?? [];
   const results = {
     date: new Date().toISOString(),
-    machine: machine(),
+    machine: lib.machine(),
     settings: {
+      loadGenerator: lib.LOAD_GENERATOR,
+      pinning: lib.PINNING ? 'A on CPU 0; B, HAProxy, load generator and the bench on CPU 1' : 'none',
       roundSeconds: ROUND_SECONDS,
       rounds: ROUNDS,
+      warmSeconds: WARM_SECONDS,
       connections: CONNECTIONS,
       coldLookups: COLD_LOOKUPS,
       bTasksCompared: 1,
-      bTasksSpreadAndFailover: 3,
+      bTasksPeerAndFailover: 3,
     },
-    throughputRatio: round2(main.discovery.rps / main.fixed.rps),
-    naiveThroughputRatio: round2(main.naive.rps / main.fixed.rps),
+    throughputRatio: spread.throughputRatio.median,
+    cpuPerRequestRatio: spread.cpuPerRequestRatio.median,
+    naiveThroughputRatio: spread.naiveThroughputRatio.median,
     dnsQueriesPer10s: round2(dnsQueriesPer10s),
-    naiveDnsQueriesPer10s: Math.round(main.naive.queriesPer10s),
+    naiveDnsQueriesPer10s: Math.round(v1.naive.queriesPer10s),
     picksPerSecond: Math.round(picks.picksPerSecond),
     mapGetPerSecond: Math.round(picks.mapGetPerSecond),
-    ...cold,
-    coldLookupRatio: round2(cold.coldLookupP50Us / cold.nodeResolveSrvP50Us),
-    coldLookup1Task: { ...cold1, ratio: round2(cold1.coldLookupP50Us / cold1.nodeResolveSrvP50Us) },
+    coldLookupP50Us: cold.coldLookupP50Us,
+    coldLookupP99Us: cold.coldLookupP99Us,
+    nodeResolveSrvP50Us: cold.nodeResolveSrvP50Us,
+    nodeResolveSrvP99Us: cold.nodeResolveSrvP99Us,
+    coldLookupRatio: cold.ratio.median,
+    coldLookup1Task: {
+      coldLookupP50Us: cold1.coldLookupP50Us,
+      coldLookupP99Us: cold1.coldLookupP99Us,
+      nodeResolveSrvP50Us: cold1.nodeResolveSrvP50Us,
+      nodeResolveSrvP99Us: cold1.nodeResolveSrvP99Us,
+      ratio: cold1.ratio.median,
+    },
     ...failover,
     rssMiB,
-    axiosRatio: round2(clients.axios.rps / clients['node:http'].rps),
-    spreadOver3Tasks: { rps: spread.requests.average, p50: spread.latency.p50, p99: spread.latency.p99 },
-    variants: { ...main, ...clients },
+    axiosRatio: spread.axiosRatio.median,
+    axiosCpuRatio: spread.axiosCpuRatio.median,
+    peerThroughputRatio: spread.peerThroughputRatio?.median ?? null,
+    peerCpuRatio: spread.peerCpuRatio?.median ?? null,
+    peerP99Ms: v2.sidecar?.p99 ?? null,
+    oursP99Ms: v2.ours.p99,
+    peer: haproxy
+      ? {
+          haproxy: 'HAProxy (Debian package), 1 thread, server-template over the SRV alias, roundrobin',
+          srvName: SRV_ALIAS,
+          sidecarACpuUsPerRequest: Math.round(median(sidecarRuns.map((r) => r.cpuUsPerRequestEach[0]))),
+          haproxyCpuUsPerRequest: Math.round(median(sidecarRuns.map((r) => r.cpuUsPerRequestEach[1]))),
+          haproxyDnsQueriesPer10s: round2((aliasQueries / peerSeconds) * 10),
+        }
+      : null,
+    spreadOver3Tasks: { rps: v2.ours.rps, p50: v2.ours.p50, p99: v2.ours.p99 },
+    spread,
+    variants: { ...v1, ...v2 },
   };
   fs.mkdirSync(path.join(__dirname, 'results'), { recursive: true });
   fs.writeFileSync(path.join(__dirname, 'results', 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(table(results));
-  for (const c of [...children].reverse()) c.kill('SIGTERM'); // the A variants first, then the B tasks
+  await lib.stop(discovery.child);
+  for (const b of bs) await lib.stop(b.child);
   await devDns.close();
-}
-
-function round2(x) {
-  return Math.round(x * 100) / 100;
-}
-
-function table(r) {
-  const v = r.variants;
-  const ok = (pass) => (pass ? '✓' : '✗');
-  const row = (name, x) =>
-    `| ${name} | ${Math.round(x.rps)} | ${x.p50} | ${x.p99} | ${x.cpuUsPerRequest} | ${x.failed}/${x.sent} |`;
-  return [
-    `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}; ${r.date}`,
-    `Load: autocannon, ${r.settings.connections} connections, ${r.settings.rounds} alternating rounds × ${r.settings.roundSeconds} s, medians; the variants call the same single B task; then A over 3 B tasks (spread, failover).`,
-    '',
-    '| A variant (GET /api/whoami) | req/s | p50 ms | p99 ms | A CPU µs/request | failed/sent |',
-    '|---|---|---|---|---|---|',
-    row('through discovery (as shipped)', v.discovery),
-    row('B URL fixed (`SERVICE_B_URL`)', v.fixed),
-    row('naive: resolveSrv + resolve4 per request', v.naive),
-    row('fixed URL, bare node:http instead of axios', v['node:http']),
-    `| through discovery, spread over 3 B tasks (one ${r.settings.roundSeconds} s run) | ${Math.round(r.spreadOver3Tasks.rps)} | ${r.spreadOver3Tasks.p50} | ${r.spreadOver3Tasks.p99} | | |`,
-    '',
-    '| measure | result | target | met |',
-    '|---|---|---|---|',
-    `| throughputRatio (discovery / fixed) | ${r.throughputRatio} | ≥ 0.95 | ${ok(r.throughputRatio >= 0.95)} |`,
-    `| naiveThroughputRatio (naive / fixed) | ${r.naiveThroughputRatio} | (reference) | |`,
-    `| dnsQueriesPer10s (discovery, 20 s continuous load) | ${r.dnsQueriesPer10s} | ≤ 2 | ${ok(r.dnsQueriesPer10s <= 2)} |`,
-    `| A CPU per request: discovery / fixed | ${r.variants.discovery.cpuUsPerRequest} / ${r.variants.fixed.cpuUsPerRequest} µs | (reference) | |`,
-    `| naiveDnsQueriesPer10s | ${r.naiveDnsQueriesPer10s} | (2 per request) | |`,
-    `| picksPerSecond (warm cache, one core) | ${r.picksPerSecond.toLocaleString('en')} | ≥ 2,000,000 | ${ok(r.picksPerSecond >= 2e6)} |`,
-    `| mapGetPerSecond (bare Map.get, same run) | ${r.mapGetPerSecond.toLocaleString('en')} | (reference) | |`,
-    `| coldLookupP50Us / P99 (ours) | ${r.coldLookupP50Us} / ${r.coldLookupP99Us} µs | | |`,
-    `| nodeResolveSrvP50Us / P99 (resolveSrv + resolve4) | ${r.nodeResolveSrvP50Us} / ${r.nodeResolveSrvP99Us} µs | | |`,
-    `| coldLookupRatio (ours / Node p50), 3-task answer | ${r.coldLookupRatio} | ≤ 0.6 | ${ok(r.coldLookupRatio <= 0.6)} |`,
-    `| same, 1-task answer: ours / Node p50 | ${r.coldLookup1Task.coldLookupP50Us} / ${r.coldLookup1Task.nodeResolveSrvP50Us} µs = ${r.coldLookup1Task.ratio} | (reference) | |`,
-    `| failoverFailedRequests (SIGKILL 1 of 3 under load) | ${r.failoverFailedRequests} of ${r.failoverSent} | 0 | ${ok(r.failoverFailedRequests === 0)} |`,
-    `| time until the killed task was ejected | ${r.ejectedAfterMs ?? 'not seen'} ms | | |`,
-    `| rssMiB (A's peak RSS under load) | ${r.rssMiB} | | |`,
-    `| axiosRatio (axios / node:http) | ${r.axiosRatio} | ≥ 0.7 | ${ok(r.axiosRatio >= 0.7)} |`,
-    '',
-  ].join('\n');
+  fs.rmSync(tmp, { recursive: true, force: true });
 }
 
 main().catch((err) => {

@@ -10,7 +10,7 @@ const { spawn } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
 const path = require('node:path');
 const readline = require('node:readline');
-const { DevDnsServer } = require('../shared/dist/dev-dns');
+const { DevDnsServer } = require('../shared/dev-server/dist');
 
 const ROOT = path.resolve(__dirname, '..');
 const B_COUNT = 3;

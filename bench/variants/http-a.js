@@ -4,7 +4,7 @@
 
 const http = require('node:http');
 const { UpstreamError } = require('../../shared/dist');
-const { startServer } = require('../../shared/dist/service-kit');
+const { startServer } = require('../../shared/kit/dist');
 const { createApp } = require('../../service-a/dist/app');
 const { ServiceBClient } = require('../../service-a/dist/service-b-client');
 

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { DevDnsServer, loadDevServerConfig } from '@ecs-srv/shared/dev-dns';
+import { DevDnsServer, loadDevServerConfig } from '@ecs-srv/dev-server';
 import { validate, type Schema } from './helpers/json-schema';
 import { parseZone, type Zone, type ZoneRecord } from './helpers/zone-file';
 
@@ -345,7 +345,7 @@ describe('docker-compose.yml', () => {
       expect(apiDeps[aName]?.condition).toBe('service_started');
       expect(([] as string[]).concat(api.command ?? [])).toEqual([
         'node',
-        '/app/shared/dist/dev-dns/main.js',
+        '/app/shared/dev-server/dist/main.js',
       ]);
     });
 
@@ -523,7 +523,7 @@ describe.each([
     // the built packages reach the runtime (shared: its "exports" map and dist/), sources stay behind
     const build = stages[0] ?? [];
     expect(all('RUN', build).pop()?.args).toMatch(
-      new RegExp(`^npx tsc -b ${service} && rm -rf shared/src .*\\b${service}/src\\b`),
+      new RegExp(`^npx tsc -b ${service}\\b[^&]* && rm -rf shared/src .*\\b${service}/src\\b`),
     );
     const copied = all('COPY', runtime).map((i) => i.args);
     expect(copied).toEqual(

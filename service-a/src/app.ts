@@ -13,7 +13,7 @@ import {
   type Problem,
   type ServiceMetrics,
   type ServingState,
-} from '@ecs-srv/shared/service-kit';
+} from '@ecs-srv/service-kit';
 import express, { type Express, type Request, type RequestHandler } from 'express';
 import path from 'node:path';
 import { z } from 'zod';

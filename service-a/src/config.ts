@@ -1,5 +1,5 @@
 import { parseServerList, type DnsServer } from '@ecs-srv/shared';
-import { envFields, parseEnv } from '@ecs-srv/shared/service-kit';
+import { envFields, parseEnv } from '@ecs-srv/service-kit';
 import { z } from 'zod';
 
 const positiveInt = (message: string, fallback: number, max: number) =>

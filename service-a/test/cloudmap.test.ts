@@ -1,5 +1,5 @@
-import { DevDnsServer } from '@ecs-srv/shared/dev-dns';
-import { createServiceMetrics, startServer, type RunningServer } from '@ecs-srv/shared/service-kit';
+import { DevDnsServer } from '@ecs-srv/dev-server';
+import { createServiceMetrics, startServer, type RunningServer } from '@ecs-srv/service-kit';
 import request from 'supertest';
 import { createApp as createB } from '../../service-b/src/app';
 import { createApp } from '../src/app';

@@ -1,4 +1,4 @@
-import { createServiceMetrics } from '@ecs-srv/shared/service-kit';
+import { createServiceMetrics } from '@ecs-srv/service-kit';
 import * as packet from 'dns-packet';
 import dgram from 'node:dgram';
 import http from 'node:http';

@@ -1,5 +1,5 @@
-import { DevDnsServer } from '@ecs-srv/shared/dev-dns';
-import { startServer, type RunningServer } from '@ecs-srv/shared/service-kit';
+import { DevDnsServer } from '@ecs-srv/dev-server';
+import { startServer, type RunningServer } from '@ecs-srv/service-kit';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';

@@ -1,5 +1,5 @@
-import { DevDnsServer } from '@ecs-srv/shared/dev-dns';
-import { SECURITY_HEADERS, startServer, type RunningServer } from '@ecs-srv/shared/service-kit';
+import { DevDnsServer } from '@ecs-srv/dev-server';
+import { SECURITY_HEADERS, startServer, type RunningServer } from '@ecs-srv/service-kit';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';

@@ -9,7 +9,7 @@ import {
   type ErrorLogger,
   type ServiceMetrics,
   type ServingState,
-} from '@ecs-srv/shared/service-kit';
+} from '@ecs-srv/service-kit';
 import type { Express, RequestHandler } from 'express';
 import { z } from 'zod';
 

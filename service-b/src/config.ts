@@ -1,4 +1,4 @@
-import { envFields, parseEnv } from '@ecs-srv/shared/service-kit';
+import { envFields, parseEnv } from '@ecs-srv/service-kit';
 import { z } from 'zod';
 
 const schema = z.object({

@@ -6,7 +6,7 @@ import {
   LOG_REDACT_PATHS,
   requestId,
   startServer,
-} from '@ecs-srv/shared/service-kit';
+} from '@ecs-srv/service-kit';
 import pino from 'pino';
 import { pinoHttp } from 'pino-http';
 import { createApp } from './app';

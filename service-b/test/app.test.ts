@@ -1,4 +1,4 @@
-import { SECURITY_HEADERS } from '@ecs-srv/shared/service-kit';
+import { SECURITY_HEADERS } from '@ecs-srv/service-kit';
 import request from 'supertest';
 import { createApp } from '../src/app';
 

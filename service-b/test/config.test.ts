@@ -1,4 +1,4 @@
-import { ConfigError } from '@ecs-srv/shared/service-kit';
+import { ConfigError } from '@ecs-srv/service-kit';
 import { loadConfig } from '../src/config';
 
 describe('service-b loadConfig', () => {

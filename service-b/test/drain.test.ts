@@ -1,4 +1,4 @@
-import { startServer, type RunningServer } from '@ecs-srv/shared/service-kit';
+import { startServer, type RunningServer } from '@ecs-srv/service-kit';
 import { createApp } from '../src/app';
 
 describe('service-b drain', () => {

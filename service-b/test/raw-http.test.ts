@@ -1,4 +1,4 @@
-import { SECURITY_HEADERS, startServer, type RunningServer } from '@ecs-srv/shared/service-kit';
+import { SECURITY_HEADERS, startServer, type RunningServer } from '@ecs-srv/service-kit';
 import net from 'node:net';
 import zlib from 'node:zlib';
 import { createApp } from '../src/app';

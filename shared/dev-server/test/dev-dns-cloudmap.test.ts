@@ -25,8 +25,8 @@ import {
 import type { DiscoverInstancesCommandInput } from '@aws-sdk/client-servicediscovery';
 import * as packet from 'dns-packet';
 import type { SrvAnswer } from 'dns-packet';
-import { DevDnsServer, loadDevServerConfig } from '@ecs-srv/shared/dev-dns';
-import type { DevDnsServerOptions } from '@ecs-srv/shared/dev-dns';
+import { DevDnsServer, loadDevServerConfig } from '@ecs-srv/dev-server';
+import type { DevDnsServerOptions } from '@ecs-srv/dev-server';
 
 const NAMESPACE = 'ecs.internal';
 const SERVICE = 'service_b';
@@ -612,7 +612,7 @@ describe('options', () => {
   });
 });
 
-describe('the dev server as a process (dist/dev-dns/main.js, the compose profile cloudmap)', () => {
+describe('the dev server as a process (dist/main.js, the compose profile cloudmap)', () => {
   it('when the environment is read, then defaults, registrations and every bad variable come out', () => {
     expect(loadDevServerConfig({})).toEqual({
       zone: 'ecs.internal',
@@ -639,7 +639,7 @@ describe('the dev server as a process (dist/dev-dns/main.js, the compose profile
   });
 
   it('when started with registrations, then DNS and the API both serve them, and SIGTERM exits 0', async () => {
-    const main = path.resolve(__dirname, '../dist/dev-dns/main.js');
+    const main = path.resolve(__dirname, '../dist/main.js');
     const child = spawn(process.execPath, [main], {
       env: {
         PATH: process.env.PATH ?? '',

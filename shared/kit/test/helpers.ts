@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { SECURITY_HEADERS } from '../../src/service-kit';
+import { SECURITY_HEADERS } from '../src';
 
 /** Response headers as Node's clients give them: lower-case names. */
 export type Headers = Record<string, string | string[] | undefined>;

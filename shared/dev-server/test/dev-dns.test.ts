@@ -10,8 +10,8 @@ import type {
   SoaAnswer,
   SrvAnswer,
 } from 'dns-packet';
-import { DevDnsServer } from '@ecs-srv/shared/dev-dns';
-import type { DevDnsQueryEvent, DevDnsServerOptions } from '@ecs-srv/shared/dev-dns';
+import { DevDnsServer } from '@ecs-srv/dev-server';
+import type { DevDnsQueryEvent, DevDnsServerOptions } from '@ecs-srv/dev-server';
 
 const SERVICE = 'service_b.ecs.internal';
 /** Generous: only a lost packet or a hung server reaches it, never a slow machine. */

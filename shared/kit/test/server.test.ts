@@ -1,11 +1,5 @@
 import express from 'express';
-import {
-  createBaseApp,
-  createServiceMetrics,
-  notFound,
-  startServer,
-  type RunningServer,
-} from '../../src/service-kit';
+import { createBaseApp, createServiceMetrics, notFound, startServer, type RunningServer } from '../src';
 import { expectSecurityHeaders, parseRaw, rawClient, type RawClient } from './helpers';
 
 /** A base app with a `/slow` route that answers when the test says so (a request in flight). */

@@ -1,5 +1,5 @@
 import { promises as dns } from 'node:dns';
-import { DevDnsServer } from '../src/dev-dns';
+import { DevDnsServer } from '../src';
 
 describe('DevDnsServer aliases', () => {
   it('when an RFC 2782 alias is set, then it answers the same SRV records as the Cloud Map name', async () => {

@@ -10,7 +10,7 @@ import {
   parseBody,
   problemErrorHandler,
   requireJson,
-} from '../../src/service-kit';
+} from '../src';
 import { expectSecurityHeaders } from './helpers';
 
 /** A base app with one route of each kind, as both services build theirs. */

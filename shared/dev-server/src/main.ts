@@ -1,6 +1,6 @@
 /**
  * The dev server as a process (docker compose's `cloudmap` profile): DNS and the Cloud Map API from one set
- * of registrations, configured by environment. `node shared/dist/dev-dns/main.js`; SIGTERM/SIGINT stop it.
+ * of registrations, configured by environment. `node shared/dev-server/dist/main.js`; SIGTERM/SIGINT stop it.
  * A dev server: it checks no SigV4 signature and must never face a real network.
  */
 import { DevDnsServer } from './server';

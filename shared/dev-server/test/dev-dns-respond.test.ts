@@ -1,8 +1,8 @@
 import * as fc from 'fast-check';
 import * as packet from 'dns-packet';
 import type { Packet, RecordType } from 'dns-packet';
-import { Registry } from '../src/dev-dns/registry';
-import { respond } from '../src/dev-dns/respond';
+import { Registry } from '../src/registry';
+import { respond } from '../src/respond';
 
 function registry(overrides: Partial<ConstructorParameters<typeof Registry>[0]> = {}): Registry {
   const zone = new Registry({

@@ -1,4 +1,4 @@
-/** The Cloud Map-like dev DNS server: `import { DevDnsServer } from '@ecs-srv/shared/dev-dns'`. */
+/** The Cloud Map-like dev DNS server: `import { DevDnsServer } from '@ecs-srv/dev-server'`. */
 export { DevDnsServer } from './server';
 export { loadDevServerConfig } from './main';
 export type { DevServerConfig, DevServerRegistration } from './main';
