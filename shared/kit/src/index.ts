@@ -1,6 +1,7 @@
 /**
- * What both services share besides discovery: problem+json errors, env parsing, the base app with
- * health routes, and the server lifecycle with drain. Never imports a logger implementation.
+ * What both services share besides discovery: `runService` (a service's whole start-up: config, pino
+ * logger, signals and drain), problem+json errors, env parsing, the base app with health routes, and the
+ * server lifecycle with drain. Only run-service.ts imports a logger implementation (pino).
  */
 export { createBaseApp, noStore, requestId, BODY_LIMIT, SECURITY_HEADERS } from './base-app';
 export { LOG_REDACT_PATHS } from './log-redaction';
@@ -24,5 +25,7 @@ export type {
   ServingState,
   StartServerOptions,
 } from './server';
+export { runService } from './run-service';
+export type { RunServiceOptions, ServiceConfig, ServiceContext, ServiceParts } from './run-service';
 export { fieldErrors, parseBody, requireJson } from './validation';
 export type { FieldError } from './validation';
