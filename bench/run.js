@@ -19,7 +19,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { SrvResolver } = require('../shared/dist');
-const { DevDnsServer } = require('../shared/dist/dev-dns');
+const { DevDnsServer } = require('../shared/dev-server/dist');
 const lib = require('./lib');
 const { table } = require('./report');
 
@@ -212,11 +212,17 @@ async function measureFailover(aPort, victim) {
 async function main() {
   lib.pinSelf();
   if (lib.LOAD_GENERATOR !== 'wrk') {
-    log('wrk not found: using autocannon in a child process (install wrk for steadier figures: apt-get install -y wrk)');
+    log(
+      'wrk not found: using autocannon in a child process (install wrk for steadier figures: apt-get install -y wrk)',
+    );
   }
   if (!lib.HAPROXY) log('haproxy not found: the peer comparison is skipped (apt-get install -y haproxy)');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ecs-srv-bench-'));
-  const devDns = new DevDnsServer({ host: '127.0.0.1', port: 0, aliases: { '_service_b._tcp': 'service_b' } });
+  const devDns = new DevDnsServer({
+    host: '127.0.0.1',
+    port: 0,
+    aliases: { '_service_b._tcp': 'service_b' },
+  });
   const { host, port } = await devDns.start();
   const dnsAddress = `${host}:${port}`;
   const bs = [];
@@ -278,7 +284,11 @@ async function main() {
   const peerStarted = Date.now();
   if (lib.HAPROXY) {
     haproxy = await lib.startHaproxy({ srvName: SRV_ALIAS, dnsAddress, dir: tmp });
-    sidecarA = await launch('service-a/dist/main.js', { SERVICE_B_URL: `http://127.0.0.1:${haproxy.port}` }, CPU_A);
+    sidecarA = await launch(
+      'service-a/dist/main.js',
+      { SERVICE_B_URL: `http://127.0.0.1:${haproxy.port}` },
+      CPU_A,
+    );
     phase2.push({ name: 'sidecar', ...sidecarA, pids: [sidecarA.pid, haproxy.pid] });
   }
   log('warming up A over 3 B tasks (ours, and A → HAProxy → B)…');

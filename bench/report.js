@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+// Markdown from bench results (bench/results/*.json): the tables `npm run bench` prints and README's
+// Performance section. `node bench/report.js --compare a.json b.json …` prints how far runs agree on
+// every ratio.
+'use strict';
+
+const fs = require('node:fs');
+
+/** The ratios the bench reports, with their targets (undefined: reference only). */
+const RATIOS = [
+  ['throughputRatio', 'A req/s: discovery ÷ fixed URL', (x) => x >= 0.95, '≥ 0.95'],
+  ['cpuPerRequestRatio', 'A CPU/request: discovery ÷ fixed URL', (x) => x <= 1.05, '≤ 1.05'],
+  ['naiveThroughputRatio', 'A req/s: naive ÷ fixed URL', undefined, '(reference)'],
+  ['axiosRatio', 'A req/s: axios ÷ bare node:http (fixed URL)', (x) => x >= 0.85, '≥ 0.85'],
+  ['axiosCpuRatio', 'A CPU/request: axios ÷ bare node:http', undefined, '(reference)'],
+  ['peerThroughputRatio', 'req/s: ours ÷ HAProxy sidecar (3 B tasks)', (x) => x >= 1, '≥ 1 (ours ahead)'],
+  ['peerCpuRatio', 'CPU/request: A (ours) ÷ A + HAProxy (sidecar)', (x) => x <= 1, '≤ 1 (ours ahead)'],
+  [
+    'coldLookupRatio',
+    'cold lookup p50: ours ÷ resolveSrv + resolve4, 3-task answer',
+    (x) => x <= 0.6,
+    '≤ 0.6',
+  ],
+  ['coldLookup1TaskRatio', 'same, 1-task answer', undefined, '(reference)'],
+];
+
+const ok = (pass) => (pass ? '✓' : '✗');
+
+function fmtRatio(r, name) {
+  const s = r.spread?.[name];
+  if (s === undefined) return 'n/a';
+  return `**${s.median.toFixed(2)}** (${s.min.toFixed(2)}–${s.max.toFixed(2)})`;
+}
+
+/** The Markdown tables of one run. */
+function table(r) {
+  const v = r.variants;
+  const row = (name, x) =>
+    x === undefined
+      ? `| ${name} | n/a | | | | |`
+      : `| ${name} | ${x.rps} | ${x.p50} | ${x.p99} | ${x.cpuUsPerRequest} | ${x.failed}/${x.sent} |`;
+  const s = r.settings;
+  const peer = r.peer;
+  const lines = [
+    `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}, load average at the end ${r.machine.loadAverage?.join(' ') ?? '?'}; ${r.date}`,
+    `Load: ${s.loadGenerator} in its own process, ${s.connections} connections, GET /api/whoami; every variant warmed ${s.warmSeconds} s, then ${s.rounds} interleaved rounds × ${s.roundSeconds} s (order rotating); figures are medians over rounds, ratios are taken per round and shown as **median** (min–max). CPU pinning: ${s.pinning}. CPU is utime + stime from /proc/<pid>/stat.`,
+    '',
+    '| A variant | req/s | p50 ms | p99 ms | CPU µs/request | failed/sent |',
+    '|---|---|---|---|---|---|',
+    row('through discovery (as shipped), 1 B task', v.discovery),
+    row('B URL fixed (`SERVICE_B_URL`), same B task', v.fixed),
+    row('naive: resolveSrv + resolve4 per request', v.naive),
+    row('fixed URL, bare node:http instead of axios', v['node:http']),
+    row('ours: through discovery, 3 B tasks', v.ours),
+    row('sidecar: A (fixed URL) → HAProxy → the same 3 B tasks; CPU = A + HAProxy', v.sidecar),
+    '',
+    '| ratio | median (min–max over rounds) | target | met |',
+    '|---|---|---|---|',
+    ...RATIOS.map(([name, what, pass, target]) => {
+      const m = r.spread?.[name]?.median;
+      return `| ${name}: ${what} | ${fmtRatio(r, name)} | ${target} | ${pass && m !== undefined ? ok(pass(m)) : ''} |`;
+    }),
+    '',
+    '| measure | result | target | met |',
+    '|---|---|---|---|',
+    `| oursP99Ms / peerP99Ms (3 B tasks, medians over rounds) | ${r.oursP99Ms} / ${r.peerP99Ms ?? 'n/a'} ms | ours lower | ${r.peerP99Ms === null ? '' : ok(r.oursP99Ms <= r.peerP99Ms)} |`,
+    peer
+      ? `| sidecar CPU/request split: A / HAProxy | ${peer.sidecarACpuUsPerRequest} / ${peer.haproxyCpuUsPerRequest} µs | (reference) | |`
+      : '| sidecar | haproxy not installed: skipped | | |',
+    peer
+      ? `| HAProxy's SRV queries per 10 s (its resolvers section, whatever the TTL) | ${peer.haproxyDnsQueriesPer10s} | (reference) | |`
+      : '',
+    `| dnsQueriesPer10s (discovery, 20 s continuous load) | ${r.dnsQueriesPer10s} | ≤ 2 | ${ok(r.dnsQueriesPer10s <= 2)} |`,
+    `| naiveDnsQueriesPer10s | ${r.naiveDnsQueriesPer10s} | (2 per request) | |`,
+    `| picksPerSecond (warm cache, one core) | ${r.picksPerSecond.toLocaleString('en')} | ≥ 2,000,000 | ${ok(r.picksPerSecond >= 2e6)} |`,
+    `| mapGetPerSecond (bare Map.get, same run) | ${r.mapGetPerSecond.toLocaleString('en')} | (reference) | |`,
+    `| cold lookup p50 / p99, ours (3-task answer) | ${r.coldLookupP50Us} / ${r.coldLookupP99Us} µs | | |`,
+    `| cold lookup p50 / p99, resolveSrv + resolve4 | ${r.nodeResolveSrvP50Us} / ${r.nodeResolveSrvP99Us} µs | | |`,
+    `| same, 1-task answer: ours / Node p50 | ${r.coldLookup1Task.coldLookupP50Us} / ${r.coldLookup1Task.nodeResolveSrvP50Us} µs | (reference) | |`,
+    `| failoverFailedRequests (SIGKILL 1 of 3 B tasks under load) | ${r.failoverFailedRequests} of ${r.failoverSent} | 0 | ${ok(r.failoverFailedRequests === 0)} |`,
+    `| time until the killed task was ejected | ${r.ejectedAfterMs ?? 'not seen'} ms | | |`,
+    `| rssMiB (A's peak RSS under load) | ${r.rssMiB} | | |`,
+    '',
+  ];
+  return lines.filter((l, i) => l !== '' || lines[i - 1] !== '').join('\n');
+}
+
+/** How far several runs agree: per ratio, each run's median and max − min. */
+function compare(results) {
+  const names = RATIOS.map(([name]) => name).filter((n) => results.some((r) => r.spread?.[n]));
+  const lines = [
+    `| ratio | ${results.map((_, i) => `run ${i + 1}`).join(' | ')} | max − min |`,
+    `|---|${results.map(() => '---|').join('')}---|`,
+  ];
+  for (const n of names) {
+    const meds = results.map((r) => r.spread?.[n]?.median);
+    const known = meds.filter((m) => m !== undefined);
+    const range = Math.max(...known) - Math.min(...known);
+    lines.push(
+      `| ${n} | ${results.map((r) => fmtRatio(r, n)).join(' | ')} | ${range.toFixed(2)} ${range <= 0.05 + 1e-9 ? '✓' : '✗'} |`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+module.exports = { RATIOS, compare, table };
+
+if (require.main === module) {
+  const args = process.argv.slice(2);
+  if (args[0] === '--compare') {
+    process.stdout.write(compare(args.slice(1).map((f) => JSON.parse(fs.readFileSync(f, 'utf8')))));
+  } else {
+    const file = args[0] ?? `${__dirname}/results/latest.json`;
+    process.stdout.write(table(JSON.parse(fs.readFileSync(file, 'utf8'))));
+  }
+}
