@@ -1,5 +1,5 @@
 // Static checks of the container setup: docker-compose.yml against the Compose schemas and
-// against the zone file its DNS server serves, the services' Dockerfiles, the BIND image
+// against the zone file its DNS server serves, the services' Dockerfile, the BIND image
 // and its configuration. `npm run test:compose` (scripts/compose-test.sh) runs the stack
 // for real; these checks need no Docker.
 import { execFile } from 'node:child_process';
@@ -20,7 +20,8 @@ const readJson = (path: string) => JSON.parse(read(path)) as Schema;
 // --- docker-compose.yml --------------------------------------------------------------------
 
 interface ComposeService {
-  build?: string | { context?: string; dockerfile?: string };
+  build?:
+    string | { context?: string; dockerfile?: string; args?: Record<string, string | number> | string[] };
   image?: string;
   environment?: Record<string, string | number | boolean | null> | string[];
   networks?: Record<string, { ipv4_address?: string } | null> | string[];
@@ -68,10 +69,26 @@ function environment(service: ComposeService): Record<string, string> {
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === null ? '' : String(v)]));
 }
 
-function buildOf(service: ComposeService): { context: string; dockerfile: string } {
-  const build = typeof service.build === 'string' ? { context: service.build } : service.build;
-  return { context: build?.context ?? '.', dockerfile: build?.dockerfile ?? 'Dockerfile' };
+interface Build {
+  context: string;
+  dockerfile: string;
+  args: Record<string, string>;
 }
+
+function buildOf(service: ComposeService): Build {
+  const build = typeof service.build === 'string' ? { context: service.build } : service.build;
+  const args = build?.args ?? {};
+  return {
+    context: build?.context ?? '.',
+    dockerfile: build?.dockerfile ?? 'Dockerfile',
+    args: Array.isArray(args)
+      ? Object.fromEntries(args.map((a) => [a.split('=')[0] as string, a.split('=').slice(1).join('=')]))
+      : Object.fromEntries(Object.entries(args).map(([k, v]) => [k, String(v)])),
+  };
+}
+
+/** The services' one Dockerfile at the repository root, for either service (build arg SERVICE). */
+const SERVICE_DOCKERFILE = 'Dockerfile';
 
 /** Compose durations: `1m30s`, `15s`, `500ms`... in seconds. */
 function durationSeconds(text: string): number {
@@ -100,21 +117,19 @@ describe('docker-compose.yml', () => {
   const allServices = Object.entries(compose.services ?? {});
   /** What plain `docker compose up` runs: the services in no profile. */
   const services = allServices.filter(([, s]) => (s.profiles ?? []).length === 0);
-  /** The services that build an image from this Dockerfile, and those that run the image they build. */
-  const named = (dockerfile: string) => {
-    const images = new Set(
-      services
-        .filter(([, s]) => s.build !== undefined && buildOf(s).dockerfile === dockerfile)
-        .map(([, s]) => s.image),
-    );
-    return services.filter(
-      ([, s]) =>
-        (s.build !== undefined && buildOf(s).dockerfile === dockerfile) ||
-        (s.build === undefined && images.has(s.image)),
-    );
+  /** Whether a service builds the image of this workspace: the root Dockerfile with SERVICE=<workspace>. */
+  const builds = (s: ComposeService, workspace: string) =>
+    s.build !== undefined &&
+    buildOf(s).context === '.' &&
+    buildOf(s).dockerfile === SERVICE_DOCKERFILE &&
+    buildOf(s).args.SERVICE === workspace;
+  /** The services that build this workspace's image, and those that run the image they build. */
+  const named = (workspace: string) => {
+    const images = new Set(services.filter(([, s]) => builds(s, workspace)).map(([, s]) => s.image));
+    return services.filter(([, s]) => builds(s, workspace) || (s.build === undefined && images.has(s.image)));
   };
-  const bServices = named('service-b/Dockerfile');
-  const aServices = named('service-a/Dockerfile');
+  const bServices = named('service-b');
+  const aServices = named('service-a');
   const dnsServices = services.filter(([, s]) => buildOf(s).context === 'infra/local');
   const [aName, a] = aServices[0] ?? ['', {}];
   const [dnsName, dns] = dnsServices[0] ?? ['', {}];
@@ -204,9 +219,17 @@ describe('docker-compose.yml', () => {
       expect(services).toHaveLength(4);
     });
 
-    it('when the build contexts are read, then A and B build from the repository root (they need shared/)', () => {
+    it('when the builds are read, then A and B build the root Dockerfile from the repository root (they need shared/), each with its workspace and port as build args', () => {
       const builders = [...aServices, ...bServices].filter(([, s]) => s.build !== undefined);
-      for (const [, s] of builders) expect(buildOf(s).context).toBe('.');
+      expect(builders).toHaveLength(2);
+      for (const [name, s] of builders) {
+        const { context, dockerfile, args } = buildOf(s);
+        expect({ context, dockerfile }).toEqual({ context: '.', dockerfile: SERVICE_DOCKERFILE });
+        expect(args.SERVICE).toBe(aServices.some(([n]) => n === name) ? 'service-a' : 'service-b');
+        // the port the image EXPOSEs is the one the service listens on
+        expect(args.PORT).toBe(environment(s).PORT);
+      }
+      expect(buildOf(dns).context).toBe('infra/local');
       expect(buildOf(dns).dockerfile).toBe('Dockerfile');
     });
 
@@ -214,7 +237,7 @@ describe('docker-compose.yml', () => {
       const builders = bServices.filter(([, s]) => s.build !== undefined);
       expect(builders).toHaveLength(1);
       const [builderName, builder] = builders[0] as [string, ComposeService];
-      expect(buildOf(builder).dockerfile).toBe('service-b/Dockerfile');
+      expect(buildOf(builder).args.SERVICE).toBe('service-b');
       for (const [name, s] of bServices) {
         expect(s.image).toBe(builder.image);
         // Compose v1 would try to pull the image for a replica handled before the builder.
@@ -491,14 +514,72 @@ function execForm(args: string): string[] | undefined {
   }
 }
 
+/** Replaces `$NAME` and `${NAME}` with build argument values, as the builder does. */
+function expandArgs(instructions: Instruction[], args: Record<string, string>): Instruction[] {
+  const expand = (text: string) =>
+    text.replace(/\$\{(\w+)\}|\$(\w+)/g, (whole, braced?: string, bare?: string) => {
+      const name = (braced ?? bare) as string;
+      return args[name] ?? whole;
+    });
+  return instructions.map((i) => ({ keyword: i.keyword, args: expand(i.args) }));
+}
+
+describe(`${SERVICE_DOCKERFILE}: the services' one Dockerfile`, () => {
+  const raw = parseDockerfile(read(SERVICE_DOCKERFILE));
+
+  it('when a stage uses a build argument, then it declares it first (an ARG does not cross FROM: it would be empty)', () => {
+    const undeclared: string[] = [];
+    for (const stage of stagesOf(raw)) {
+      const declared = new Set<string>();
+      for (const i of stage) {
+        if (i.keyword === 'ARG') declared.add(i.args.split('=')[0] as string);
+        for (const [, braced, bare] of i.args.matchAll(/\$\{(\w+)\}|\$(\w+)/g)) {
+          const name = (braced ?? bare) as string;
+          if (!declared.has(name)) undeclared.push(`${stage[0]?.args}: ${i.keyword} uses ${name}`);
+        }
+      }
+    }
+    expect(undeclared).toEqual([]);
+    expect(
+      stagesOf(raw).every((stage) => stage.some((i) => i.keyword === 'ARG' && i.args === 'SERVICE')),
+    ).toBe(true);
+    // SERVICE has no default: the build stage fails at once on anything but a workspace it knows
+    const check = stagesOf(raw)[0]?.find((i) => i.keyword === 'RUN')?.args ?? '';
+    expect(check).toMatch(/\bcase "\$SERVICE" in service-a\|service-b\).*\bexit 1\b/);
+  });
+
+  it('when its installs are read, then every workspace manifest is copied before each npm ci (npm ci needs them all to match the lockfile)', () => {
+    const workspaces = (JSON.parse(read('package.json')) as { workspaces: string[] }).workspaces;
+    for (const stage of stagesOf(raw).slice(0, -1)) {
+      const ci = stage.findIndex((i) => i.keyword === 'RUN' && /^npm ci\b/.test(i.args));
+      expect(ci).toBeGreaterThan(0);
+      const copied = stage
+        .slice(0, ci)
+        .filter((i) => i.keyword === 'COPY')
+        .map((i) => i.args);
+      expect(copied[0]).toMatch(/^package\.json package-lock\.json\b/);
+      for (const ws of workspaces) expect(copied).toContain(`${ws}/package.json ${ws}/`);
+    }
+  });
+});
+
 describe.each([
   ['service-a', 8080],
   ['service-b', 80],
-])('%s/Dockerfile', (service, port) => {
-  const instructions = parseDockerfile(read(`${service}/Dockerfile`));
+])('%s: the Dockerfile built with its compose build args', (service, port) => {
+  const compose = loadCompose(read('docker-compose.yml'));
+  const builder = Object.values(compose.services).find(
+    (s) => s.build !== undefined && buildOf(s).args.SERVICE === service,
+  );
+  const args = builder ? buildOf(builder).args : {};
+  const instructions = expandArgs(parseDockerfile(read(SERVICE_DOCKERFILE)), args);
   const stages = stagesOf(instructions);
   const runtime = stages[stages.length - 1] ?? [];
   const all = (keyword: string, stage = instructions) => stage.filter((i) => i.keyword === keyword);
+
+  it('when compose builds it, then the build args name the workspace and its port', () => {
+    expect(args).toEqual({ SERVICE: service, PORT: String(port) });
+  });
 
   it('when its stages are read, then it is multi-stage on the Node LTS image CI builds a stand-in for, and the runtime copies from earlier stages', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
@@ -513,17 +594,30 @@ describe.each([
     expect(all('RUN', runtime)).toEqual([]);
   });
 
-  it('when its installs are read, then it runs npm ci, builds, and installs only production dependencies of its workspace', () => {
+  it('when its installs are read, then it runs npm ci, builds the service and the dev server, and installs only production dependencies of their workspaces', () => {
     const runs = all('RUN').map((i) => i.args);
     expect(runs).toContainEqual(expect.stringMatching(/^npm ci\b/));
-    expect(runs).toContainEqual(expect.stringMatching(new RegExp(`\\btsc -b ${service}\\b`)));
+    // the dev server ships in the image: compose's profile cloudmap runs shared/dev-server/dist/main.js from A's
     expect(runs).toContainEqual(
-      expect.stringMatching(new RegExp(`^npm ci\\b.*--omit=dev\\b.*--workspace ${service}\\b`)),
+      expect.stringMatching(new RegExp(`\\btsc -b ${service} shared/dev-server\\b`)),
     );
-    // the built packages reach the runtime (shared: its "exports" map and dist/), sources stay behind
+    expect(runs).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`^npm ci\\b.*--omit=dev\\b.*--workspace ${service} --workspace shared/dev-server\\b`),
+      ),
+    );
+    // the built packages reach the runtime (package.json and dist/), sources and build info stay behind
     const build = stages[0] ?? [];
-    expect(all('RUN', build).pop()?.args).toMatch(
-      new RegExp(`^npx tsc -b ${service}\\b[^&]* && rm -rf shared/src .*\\b${service}/src\\b`),
+    const buildStep = all('RUN', build).pop()?.args ?? '';
+    expect(buildStep).toMatch(new RegExp(`^npx tsc -b ${service}\\b[^&]* && rm -rf `));
+    const removed = buildStep.split(' && rm -rf ')[1]?.split(' ') ?? [];
+    for (const pkg of ['shared', 'shared/kit', 'shared/dev-server', service]) {
+      expect(removed).toEqual(
+        expect.arrayContaining([`${pkg}/src`, `${pkg}/tsconfig*.json`, `${pkg}/dist/.tsbuildinfo`]),
+      );
+    }
+    expect(all('COPY', build).map((i) => i.args)).toEqual(
+      expect.arrayContaining(['shared/ shared/', `${service}/ ${service}/`]),
     );
     const copied = all('COPY', runtime).map((i) => i.args);
     expect(copied).toEqual(
