@@ -13,12 +13,16 @@ const PACKAGES = {
 const base = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }] },
-  moduleNameMapper: Object.fromEntries(
-    Object.entries(PACKAGES).map(([name, dir]) => [
-      `^${name.replace('/', '\\/')}$`,
-      path.join(__dirname, dir, 'src', 'index.ts'),
-    ]),
-  ),
+  moduleNameMapper: {
+    ...Object.fromEntries(
+      Object.entries(PACKAGES).map(([name, dir]) => [
+        `^${name.replace('/', '\\/')}$`,
+        path.join(__dirname, dir, 'src', 'index.ts'),
+      ]),
+    ),
+    // The client's integration entry points (`exports` "./axios", "./undici").
+    '^@ecs-srv/shared/(axios|undici)$': path.join(__dirname, 'shared', 'src', '$1.ts'),
+  },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
 };
 

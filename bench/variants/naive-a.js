@@ -6,7 +6,7 @@
 const axios = require('axios');
 const { promises: dns } = require('node:dns');
 const http = require('node:http');
-const { toUpstreamError } = require('../../shared/dist');
+const { toUpstreamError } = require('../../shared/dist/axios');
 const { startServer } = require('../../shared/kit/dist');
 const { createApp } = require('../../service-a/dist/app');
 const { ServiceBClient } = require('../../service-a/dist/service-b-client');

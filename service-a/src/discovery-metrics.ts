@@ -1,4 +1,5 @@
-import { CloudMapSource, SrvResolver, type EndpointSource, type SrvHttpClient } from '@ecs-srv/shared';
+import { CloudMapSource, SrvResolver, type EndpointSource } from '@ecs-srv/shared';
+import type { SrvHttpClient } from '@ecs-srv/shared/axios';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /**

@@ -1,11 +1,11 @@
 import {
   CloudMapSource,
   formatServer,
-  SrvHttpClient,
   SrvResolver,
   type DiscoveryLogger,
   type EndpointSource,
 } from '@ecs-srv/shared';
+import { SrvHttpClient } from '@ecs-srv/shared/axios';
 import type { Config } from './config';
 import { ServiceBClient, sendThroughDiscovery, sendToFixedUrl, type ServiceBApi } from './service-b-client';
 

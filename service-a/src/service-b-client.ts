@@ -1,4 +1,5 @@
-import { SrvHttpClient, UpstreamError, toUpstreamError } from '@ecs-srv/shared';
+import { UpstreamError } from '@ecs-srv/shared';
+import { SrvHttpClient, toUpstreamError } from '@ecs-srv/shared/axios';
 import axios, { type AxiosRequestConfig } from 'axios';
 import http from 'node:http';
 import { z } from 'zod';

@@ -4,13 +4,13 @@ import {
   CloudMapApiError,
   CloudMapSource,
   DiscoveryError,
-  SrvHttpClient,
-  createSdkCloudMapApi,
   type CloudMapApi,
   type CloudMapInstance,
   type CloudMapSourceOptions,
   type InstancesQuery,
 } from '../src';
+import { SrvHttpClient } from '../src/axios';
+import { createSdkCloudMapApi } from '../src/cloudmap/sdk-api';
 
 const NAME = 'service_b.ecs.internal';
 

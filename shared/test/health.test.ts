@@ -1,4 +1,5 @@
-import { EndpointHealth, groupByPriority, pickEndpoint, type Endpoint } from '../src';
+import { EndpointHealth, type Endpoint } from '../src';
+import { groupByPriority, pickEndpoint } from '../src/select';
 
 function ep(key: string): Endpoint {
   return {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { DiscoveryError, SrvHttpClient, SrvResolver, UpstreamError, type SrvHttpClientOptions } from '../src';
+import { DiscoveryError, SrvResolver, UpstreamError } from '../src';
+import { SrvHttpClient, type SrvHttpClientOptions } from '../src/axios';
 import {
   blackholePort,
   drippingTask,

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SrvHttpClient, SrvResolver, UpstreamError } from '../src';
+import { SrvHttpClient } from '../src/axios';
+import { SrvResolver, UpstreamError } from '../src';
 import { ScriptedDns, cloudMapRecords, reply } from './helpers/scripted-dns';
 
 const NAME = 'service_b.ecs.internal';

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { Agent, fetch } from 'undici';
-import { EndpointCaller, SrvHttpClient, SrvResolver, UpstreamError, type Endpoint } from '../src';
+import { EndpointCaller, SrvResolver, UpstreamError, type Endpoint } from '../src';
+import { SrvHttpClient } from '../src/axios';
 import { discoveryInterceptor } from '../src/integrations/undici';
 import {
   drippingTask,

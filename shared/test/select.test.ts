@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { groupByPriority, pickEndpoint, pickInGroup, rfc2782Order, type Endpoint } from '../src';
+import { groupByPriority, pickEndpoint, pickInGroup, rfc2782Order } from '../src/select';
+import { type Endpoint } from '../src';
 
 function ep(key: string, priority: number, weight: number): Endpoint {
   return {

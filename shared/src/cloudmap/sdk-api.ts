@@ -1,5 +1,12 @@
-import type { ServiceDiscoveryClientConfig } from '@aws-sdk/client-servicediscovery';
 import { CloudMapApiError, type CloudMapApi, type CloudMapFailure } from './api';
+
+/** AWS credentials (the SDK's `AwsCredentialIdentity`, restated so these types never need the SDK's). */
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  expiration?: Date;
+}
 
 /** Options of the SDK-backed Cloud Map API. Everything unset comes from the SDK's standard configuration. */
 export interface SdkCloudMapApiOptions {
@@ -11,8 +18,8 @@ export interface SdkCloudMapApiOptions {
    * prepended (`data-127.0.0.1` would not resolve).
    */
   endpoint?: string;
-  /** Credentials. @default the SDK's default provider chain (on ECS: the task role) */
-  credentials?: ServiceDiscoveryClientConfig['credentials'];
+  /** Credentials, or a function that provides them. @default the SDK's default provider chain (on ECS: the task role) */
+  credentials?: AwsCredentials | (() => Promise<AwsCredentials>);
   /** Environment read for the endpoint override. @default process.env */
   env?: NodeJS.ProcessEnv;
 }
@@ -24,8 +31,16 @@ export interface SdkCloudMapApiOptions {
  */
 export function createSdkCloudMapApi(options: SdkCloudMapApiOptions = {}): CloudMapApi {
   type Sdk = typeof import('@aws-sdk/client-servicediscovery');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose (see above)
-  const sdk = require('@aws-sdk/client-servicediscovery') as Sdk;
+  let sdk: Sdk;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose (see above)
+    sdk = require('@aws-sdk/client-servicediscovery') as Sdk;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+    throw new TypeError(
+      'CloudMapSource needs @aws-sdk/client-servicediscovery (npm install @aws-sdk/client-servicediscovery), or an `api` option',
+    );
+  }
   const env = options.env ?? process.env;
   const endpoint =
     options.endpoint ?? nonEmpty(env.AWS_ENDPOINT_URL_SERVICEDISCOVERY) ?? nonEmpty(env.AWS_ENDPOINT_URL);

@@ -1,0 +1,5 @@
+// ESM entry of @ecs-srv/shared/axios (see index.mjs).
+import cjs from '../dist/axios.js';
+
+export const { SrvHttpClient, toUpstreamError } = cjs;
+export default cjs;

@@ -1,0 +1,6 @@
+/**
+ * The axios integration, an entry point of its own so that `@ecs-srv/shared` does not load axios:
+ * `import { SrvHttpClient } from '@ecs-srv/shared/axios'` (axios is an optional peer dependency).
+ */
+export { SrvHttpClient, toUpstreamError } from './http';
+export type { HttpClientStats, SrvHttpClientOptions, SrvRequestConfig } from './http';
