@@ -1,81 +1,23 @@
 import { EventEmitter } from 'node:events';
 import { abortable } from './abort';
 import { diffSets, type EndpointSet } from './endpoint-set';
-import { DiscoveryError, NEGATIVE_CODES } from './errors';
+import { DiscoveryError } from './errors';
 import { lookupSrv, type LookupOutcome } from './lookup';
-import { nonNegative, positive, positiveInt, ratio } from './options';
+import { canServeStale, newEntry, snapshotOf, withinStaleLimit, type NameEntry } from './name-entry';
 import type { Endpoint, RecordPolicy } from './records';
-import { pickEndpoint, type Random } from './select';
-import type {
-  EndpointSource,
-  EntryState,
-  NameSnapshot,
-  ResolveOptions,
-  SourceEvents,
-  SourceStats,
-} from './source';
-import { Exchanger, type AttemptObserver } from './wire/exchange';
+import {
+  resolverSettings,
+  type DiscoveryLogger,
+  type ResolverSettings,
+  type SrvResolverOptions,
+} from './resolver-options';
+import { pickEndpoint } from './select';
+import type { EndpointSource, NameSnapshot, ResolveOptions, SourceEvents, SourceStats } from './source';
+import { Exchanger } from './wire/exchange';
 import { invalidNameReason, normalizeName } from './wire/message';
-import { canonicalServer, parseServer, systemServers, type DnsServer } from './wire/servers';
+import type { DnsServer } from './wire/servers';
 
-/** Optional logger: shared never imports a logging library. */
-export interface DiscoveryLogger {
-  debug?(obj: object, msg?: string): void;
-  warn?(obj: object, msg?: string): void;
-}
-
-/** Options of `SrvResolver`. Every duration carries its unit in its name. */
-export interface SrvResolverOptions {
-  /** DNS servers: `ip`, `ip:port`, `[v6]:port` or parsed. @default the system's (/etc/resolv.conf) */
-  servers?: readonly (string | DnsServer)[];
-  /** Time one attempt (one server, one transport) may take. @default 1000 */
-  attemptTimeoutMs?: number;
-  /** Attempts per query, rotating over the servers. @default 3 */
-  attempts?: number;
-  /** Overall deadline of one lookup (SRV and A queries together). @default 4000 */
-  lookupTimeoutMs?: number;
-  /** Lower bound of the effective TTL (protects DNS from TTL 0). @default 1 */
-  minTtlSeconds?: number;
-  /** Upper bound of the effective TTL. @default 300 */
-  maxTtlSeconds?: number;
-  /** Fraction of the TTL after which a use of the name refreshes it in the background. @default 0.8 */
-  refreshAheadRatio?: number;
-  /** How long past expiry the last good set is served while DNS fails (RFC 8767). @default 900 */
-  maxStaleSeconds?: number;
-  /**
-   * RFC 8767's client response timer: with an expired set at hand, how long a caller waits for the
-   * refresh before it is served the stale set (the refresh goes on in the background). @default 1800
-   */
-  staleAnswerClientTimeoutMs?: number;
-  /** Most names cached; past it the least recently used name is forgotten. @default 1000 */
-  maxNames?: number;
-  /** Most addresses used per SRV target (a target with hundreds of A records is not a task). @default 8 */
-  maxAddressesPerTarget?: number;
-  /** While DNS fails, how often a refresh is retried. @default 5 */
-  failureRetrySeconds?: number;
-  /**
-   * An empty/NXDOMAIN answer right after a good set is confirmed (and the set dropped) only once the
-   * emptiness has lasted this long; meanwhile the set is kept and the name re-checked every second.
-   * @default the TTL of the last good set (a flap shorter than one TTL costs nothing)
-   */
-  emptyGraceSeconds?: number;
-  /** Upper bound for caching negative answers (RFC 2308). @default 2 */
-  maxNegativeTtlSeconds?: number;
-  /** Suffixes SRV targets must lie under. @default the parent zone of the queried name */
-  allowedSuffixes?: readonly string[];
-  /** Accept link-local, unspecified and multicast endpoint addresses. @default false */
-  allowUnsafeAddresses?: boolean;
-  /** Most SRV records used from one answer. @default 64 */
-  maxRecords?: number;
-  /** Random source in [0,1) for selection and jitter. @default Math.random */
-  random?: Random;
-  /** Clock in ms. @default Date.now */
-  now?: () => number;
-  /** Receives debug/warn lines. */
-  logger?: DiscoveryLogger;
-  /** Observes every DNS attempt (for metrics). */
-  onAttempt?: AttemptObserver;
-}
+export type { DiscoveryLogger, SrvResolverOptions } from './resolver-options';
 
 /** Counters of a resolver since it was made, for metrics. */
 export interface ResolverStats extends SourceStats {
@@ -89,32 +31,6 @@ export interface ResolverStats extends SourceStats {
 
 /** Events of the resolver (those of every source). */
 export type ResolverEvents = SourceEvents;
-
-interface Entry {
-  name: string;
-  set?: EndpointSet;
-  /** Clock ms: from then on, a use starts a background refresh. */
-  refreshAt: number;
-  /** Clock ms: end of the set's TTL. */
-  expiresAt: number;
-  inflight?: Promise<void>;
-  lastError?: DiscoveryError;
-  lastErrorAt?: number;
-  /** Clock ms until which lookups fail at once with lastError (negative or failure caching). */
-  failUntil?: number;
-  /** Set while DNS fails (timeout, SERVFAIL, network): the set may be served stale. */
-  failing: boolean;
-  /** A `stale` event was emitted for the current failure. */
-  staleAnnounced?: boolean;
-  /** Clock ms of the first empty/NXDOMAIN answer after a good set (the grace period). */
-  emptySince?: number;
-  /** Negative-caching time of that empty answer (RFC 2308), for when the grace ends. */
-  negativeTtlSeconds?: number;
-  /** The running refresh outlived a caller's client response timer: serve stale until it settles. */
-  staleWhileRefreshing?: boolean;
-  /** Clock ms of the last use, for evicting the least recently used name. */
-  lastUsedAt: number;
-}
 
 /** Fail-fast window after a lookup failed with no set to fall back on, so callers do not pile up. */
 const FAILURE_CACHE_MS = 1000;
@@ -131,13 +47,11 @@ const INCOMPLETE_RECHECK_MS = 1000;
 export class SrvResolver extends EventEmitter<ResolverEvents> implements EndpointSource {
   /** This source's kind. */
   readonly kind = 'dns' as const;
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries = new Map<string, NameEntry>();
   private readonly exchanger: Exchanger;
   private readonly servers: readonly DnsServer[];
   private readonly abort = new AbortController();
-  private readonly opts: Required<
-    Omit<SrvResolverOptions, 'servers' | 'allowedSuffixes' | 'logger' | 'onAttempt' | 'emptyGraceSeconds'>
-  >;
+  private readonly opts: ResolverSettings;
   /** Fixed grace, or undefined for "the TTL of the last good set". */
   private readonly emptyGraceSeconds?: number;
   private readonly allowedSuffixes?: readonly string[];
@@ -155,51 +69,13 @@ export class SrvResolver extends EventEmitter<ResolverEvents> implements Endpoin
   /** @throws {TypeError} naming the first invalid option. */
   constructor(options: SrvResolverOptions = {}) {
     super();
-    this.opts = {
-      attemptTimeoutMs: positive('attemptTimeoutMs', options.attemptTimeoutMs, 1000),
-      attempts: positiveInt('attempts', options.attempts, 3),
-      lookupTimeoutMs: positive('lookupTimeoutMs', options.lookupTimeoutMs, 4000),
-      minTtlSeconds: nonNegative('minTtlSeconds', options.minTtlSeconds, 1),
-      maxTtlSeconds: positive('maxTtlSeconds', options.maxTtlSeconds, 300),
-      refreshAheadRatio: ratio('refreshAheadRatio', options.refreshAheadRatio, 0.8),
-      maxStaleSeconds: nonNegative('maxStaleSeconds', options.maxStaleSeconds, 900),
-      staleAnswerClientTimeoutMs: nonNegative(
-        'staleAnswerClientTimeoutMs',
-        options.staleAnswerClientTimeoutMs,
-        1800,
-      ),
-      maxNames: positiveInt('maxNames', options.maxNames, 1000),
-      maxAddressesPerTarget: positiveInt('maxAddressesPerTarget', options.maxAddressesPerTarget, 8),
-      failureRetrySeconds: positive('failureRetrySeconds', options.failureRetrySeconds, 5),
-      maxNegativeTtlSeconds: nonNegative('maxNegativeTtlSeconds', options.maxNegativeTtlSeconds, 2),
-      allowUnsafeAddresses: options.allowUnsafeAddresses ?? false,
-      maxRecords: positiveInt('maxRecords', options.maxRecords, 64),
-      random: options.random ?? Math.random,
-      now: options.now ?? Date.now,
-    };
-    if (options.emptyGraceSeconds !== undefined) {
-      this.emptyGraceSeconds = nonNegative('emptyGraceSeconds', options.emptyGraceSeconds, 0);
-    }
-    if (this.opts.minTtlSeconds > this.opts.maxTtlSeconds) {
-      throw new TypeError('minTtlSeconds must not exceed maxTtlSeconds');
-    }
-    if (options.allowedSuffixes !== undefined) {
-      if (!Array.isArray(options.allowedSuffixes) || options.allowedSuffixes.length === 0) {
-        throw new TypeError('allowedSuffixes must be a non-empty array of domain names');
-      }
-      this.allowedSuffixes = options.allowedSuffixes.map(normalizeName);
-    }
-    try {
-      this.servers = (options.servers ?? systemServers()).map((s) =>
-        typeof s === 'string' ? parseServer(s) : canonicalServer(s),
-      );
-    } catch (err) {
-      throw new TypeError(`servers: ${(err as Error).message}`);
-    }
-    if (this.servers.length === 0)
-      throw new TypeError('servers: no DNS server configured or found in /etc/resolv.conf');
-    this.logger = options.logger ?? {};
-    const userObserver = options.onAttempt;
+    const settings = resolverSettings(options);
+    this.opts = settings;
+    this.servers = settings.servers;
+    this.emptyGraceSeconds = settings.emptyGraceSeconds;
+    this.allowedSuffixes = settings.allowedSuffixes;
+    this.logger = settings.logger;
+    const userObserver = settings.onAttempt;
     this.exchanger = new Exchanger({
       now: this.opts.now,
       onAttempt: (event) => {
@@ -232,7 +108,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> implements Endpoin
     entry.lastUsedAt = now;
     if (now >= entry.refreshAt && entry.inflight === undefined) this.refreshInBackground(entry);
     if (now < entry.expiresAt) this.counters.cacheHits++;
-    else if (this.canServeStale(entry, now)) this.countStale(entry);
+    else if (canServeStale(entry, now, this.opts.maxStaleSeconds)) this.countStale(entry);
     else return undefined;
     return pickEndpoint(entry.set.groups, this.opts.random, isAvailable);
   }
@@ -265,14 +141,14 @@ export class SrvResolver extends EventEmitter<ResolverEvents> implements Endpoin
       if (now >= entry.refreshAt && entry.inflight === undefined) this.refreshInBackground(entry);
       return entry.set;
     }
-    if (entry.set && this.canServeStale(entry, now)) {
+    if (entry.set && canServeStale(entry, now, this.opts.maxStaleSeconds)) {
       this.countStale(entry);
       if (now >= entry.refreshAt && entry.inflight === undefined) this.refreshInBackground(entry);
       return entry.set;
     }
     if (entry.failUntil !== undefined && now < entry.failUntil && entry.lastError) throw entry.lastError;
     const refresh = abortable(this.refresh(entry), options.signal, name);
-    if (entry.set && this.withinStaleLimit(entry, now)) {
+    if (entry.set && withinStaleLimit(entry, now, this.opts.maxStaleSeconds)) {
       // RFC 8767 §5: with a stale answer at hand, wait for DNS only up to the client response timer.
       const settled = await settlesWithin(refresh, this.opts.staleAnswerClientTimeoutMs);
       if (!settled && entry.set && entry.inflight !== undefined) {
@@ -287,7 +163,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> implements Endpoin
     // The lookup just made settled the entry: a new set, a kept one (grace, stale), or an error.
     const after = this.opts.now();
     if (entry.set && after < entry.expiresAt) return entry.set;
-    if (entry.set && this.canServeStale(entry, after)) {
+    if (entry.set && canServeStale(entry, after, this.opts.maxStaleSeconds)) {
       this.countStale(entry);
       return entry.set;
     }
@@ -320,32 +196,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> implements Endpoin
   /** Everything the client knows, per name, for `/discovery`. */
   snapshot(): NameSnapshot[] {
     const now = this.opts.now();
-    return [...this.entries.values()].map((entry) => {
-      const set = entry.set;
-      const stale = set !== undefined && now >= entry.expiresAt;
-      return {
-        name: entry.name,
-        source: this.kind,
-        state: this.stateOf(entry, now),
-        stale,
-        ttlSeconds: set?.ttlSeconds,
-        ttlLeftSeconds: set ? Math.max(0, Math.round((entry.expiresAt - now) / 100) / 10) : undefined,
-        lastRefresh: set ? new Date(set.fetchedAt).toISOString() : undefined,
-        server: set?.server,
-        transport: set?.transport,
-        endpoints: set ? set.endpoints.map((e) => ({ ...e })) : [],
-        rejected: set?.rejected ?? [],
-        rejectedOmitted: set?.rejectedOmitted ?? 0,
-        lastError:
-          entry.lastError && entry.lastErrorAt !== undefined
-            ? {
-                code: entry.lastError.code,
-                message: entry.lastError.message,
-                at: new Date(entry.lastErrorAt).toISOString(),
-              }
-            : undefined,
-      };
-    });
+    return [...this.entries.values()].map((entry) => snapshotOf(entry, now));
   }
 
   /** Cancels every lookup (they reject with ECANCELLED) and forgets the cache. Idempotent. */
@@ -362,7 +213,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> implements Endpoin
    * entry). A new name is validated first, and makes room by forgetting the least recently used one.
    * @throws {DiscoveryError} EBADNAME.
    */
-  private entryFor(name: string): Entry {
+  private entryFor(name: string): NameEntry {
     const existing = this.entries.get(name);
     if (existing) return existing;
     checkName(name);
@@ -370,14 +221,14 @@ export class SrvResolver extends EventEmitter<ResolverEvents> implements Endpoin
     let entry = this.entries.get(key);
     if (!entry) {
       if (this.entries.size >= this.opts.maxNames) this.evictLeastRecentlyUsed();
-      entry = { name: key, refreshAt: 0, expiresAt: 0, failing: false, lastUsedAt: this.opts.now() };
+      entry = newEntry(key, this.opts.now());
       this.entries.set(key, entry);
     }
     return entry;
   }
 
   private evictLeastRecentlyUsed(): void {
-    let oldest: Entry | undefined;
+    let oldest: NameEntry | undefined;
     for (const entry of this.entries.values()) {
       if (entry.inflight === undefined && (!oldest || entry.lastUsedAt < oldest.lastUsedAt)) oldest = entry;
     }
@@ -386,41 +237,20 @@ export class SrvResolver extends EventEmitter<ResolverEvents> implements Endpoin
     this.logger.debug?.({ name: oldest.name }, 'name evicted from the discovery cache');
   }
 
-  private stateOf(entry: Entry, now: number): EntryState {
-    if (entry.set) {
-      if (entry.emptySince !== undefined) return 'grace';
-      return now < entry.expiresAt ? 'fresh' : 'stale';
-    }
-    if (entry.lastError) return NEGATIVE_CODES.has(entry.lastError.code) ? 'negative' : 'failed';
-    return 'empty';
-  }
-
-  /**
-   * RFC 8767 §5: serve the expired set only because DNS is failing (or slower than the client response
-   * timer), and only up to maxStaleSeconds.
-   */
-  private canServeStale(entry: Entry, now: number): boolean {
-    return (entry.failing || entry.staleWhileRefreshing === true) && this.withinStaleLimit(entry, now);
-  }
-
-  private withinStaleLimit(entry: Entry, now: number): boolean {
-    return now < entry.expiresAt + this.opts.maxStaleSeconds * 1000;
-  }
-
-  private countStale(entry: Entry): void {
+  private countStale(entry: NameEntry): void {
     this.counters.staleServes++;
     if (entry.staleAnnounced || !entry.lastError) return;
     entry.staleAnnounced = true;
     this.emit('stale', { name: entry.name, error: entry.lastError, expiredAt: entry.expiresAt });
   }
 
-  private refreshInBackground(entry: Entry): void {
+  private refreshInBackground(entry: NameEntry): void {
     // Errors are recorded on the entry by refresh(); nothing to surface here.
     this.refresh(entry).catch(() => undefined);
   }
 
   /** Single flight: every caller of one name shares the lookup in progress. */
-  private refresh(entry: Entry): Promise<void> {
+  private refresh(entry: NameEntry): Promise<void> {
     entry.inflight ??= this.runLookup(entry).finally(() => {
       entry.inflight = undefined;
       entry.staleWhileRefreshing = false;
@@ -428,7 +258,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> implements Endpoin
     return entry.inflight;
   }
 
-  private async runLookup(entry: Entry): Promise<void> {
+  private async runLookup(entry: NameEntry): Promise<void> {
     this.counters.lookups++;
     const started = this.opts.now();
     const report = (outcome: string): void => {
@@ -471,7 +301,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> implements Endpoin
     );
   }
 
-  private install(entry: Entry, set: EndpointSet): void {
+  private install(entry: NameEntry, set: EndpointSet): void {
     const prev = entry.set;
     const ttlMs = set.ttlSeconds * 1000;
     // Jitter (up to 10% earlier) spreads refreshes of many processes started together.
@@ -494,7 +324,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> implements Endpoin
   }
 
   /** NXDOMAIN/NODATA: after a good set only once confirmed (grace), else cached briefly (RFC 2308). */
-  private onNegative(entry: Entry, error: DiscoveryError, negativeTtlSeconds: number): void {
+  private onNegative(entry: NameEntry, error: DiscoveryError, negativeTtlSeconds: number): void {
     const now = this.opts.now();
     this.counters.lookupErrors[error.code] = (this.counters.lookupErrors[error.code] ?? 0) + 1;
     entry.lastError = error;
@@ -538,7 +368,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> implements Endpoin
   }
 
   /** DNS's "none" is taken as final: the set (if any) is dropped and the answer cached briefly. */
-  private confirmEmpty(entry: Entry, now: number): void {
+  private confirmEmpty(entry: NameEntry, now: number): void {
     if (entry.set) {
       const prev = entry.set;
       entry.set = undefined;
@@ -551,7 +381,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> implements Endpoin
   }
 
   /** Timeout, SERVFAIL, network errors: keep the last good set (stale) and retry periodically. */
-  private onFailure(entry: Entry, error: DiscoveryError): void {
+  private onFailure(entry: NameEntry, error: DiscoveryError): void {
     const now = this.opts.now();
     this.counters.lookupErrors[error.code] = (this.counters.lookupErrors[error.code] ?? 0) + 1;
     entry.lastError = error;
