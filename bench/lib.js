@@ -4,6 +4,7 @@
 
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const http = require('node:http');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
@@ -198,6 +199,11 @@ function fds(pid) {
       if (cols.length < 10 || !inodes.has(cols[9])) continue;
       const state = STATES[cols[3]] ?? `other`;
       tcp[state] = (tcp[state] ?? 0) + 1;
+      // Which connections (local → remote port), to tell a leak from a connection someone still uses.
+      if (state !== 'listen') {
+        const port = (hex) => parseInt(hex.split(':')[1], 16);
+        (tcp.connections ??= []).push(`${state} :${port(cols[1])}→:${port(cols[2])}`);
+      }
     }
   }
   return { openFds: open, sockets: inodes.size, tcp };
@@ -205,7 +211,17 @@ function fds(pid) {
 
 /** A few gauges from a service's Prometheus /metrics (prom-client's default process metrics). */
 async function metrics(port) {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  // A connection of its own, closed after the answer: a keep-alive one would count among A's sockets.
+  const text = await new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(body));
+    });
+    req.setTimeout(5000, () => req.destroy(new Error('/metrics timed out')));
+    req.on('error', reject);
+  });
   const value = (name) => {
     const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
     return m ? Number(m[1]) : undefined;
