@@ -46,6 +46,12 @@ const AFTER_SEND_CODES: ReadonlySet<string> = new Set([
   'UND_ERR_SOCKET', // undici: the other side closed the socket
   'UND_ERR_CLOSED',
 ]);
+/** undici's names for what Node's sockets call otherwise: the public code is the same whichever transport. */
+const STABLE_CODES: Readonly<Record<string, string>> = {
+  UND_ERR_SOCKET: 'ECONNRESET',
+  UND_ERR_CLOSED: 'ECONNRESET',
+  UND_ERR_CONNECT_TIMEOUT: 'ECONNTIMEOUT',
+};
 const TIMEOUT_CODES: ReadonlySet<string> = new Set([
   'ETIMEDOUT',
   'UND_ERR_HEADERS_TIMEOUT',
@@ -71,7 +77,8 @@ export function classifyError(err: unknown, endpoint: string, target = endpoint)
     });
   }
   if (code !== undefined && (CONNECT_CODES.has(code) || AFTER_SEND_CODES.has(code))) {
-    return new UpstreamError('unreachable', code, endpoint, `${where} is unreachable: ${code}`, {
+    const stable = STABLE_CODES[code] ?? code;
+    return new UpstreamError('unreachable', stable, endpoint, `${where} is unreachable: ${code}`, {
       cause: err,
     });
   }

@@ -37,12 +37,34 @@ function upstreamOf(err: unknown): UpstreamError | undefined {
 }
 
 const integrations: Record<string, (s: Setup) => Integration> = {
-  'axios (SrvHttpClient)': (s) => {
+  'axios over undici (the default transport)': (s) => {
     const client = new SrvHttpClient({
       source: s.resolver,
       name: NAME,
       timeoutMs: s.timeoutMs,
       health: s.health,
+    });
+    return {
+      caller: client.caller,
+      send: async ({ method, path, signal }) => {
+        const { response } = await client.request({
+          method,
+          url: path,
+          data: method === 'POST' ? {} : undefined,
+          signal,
+        });
+        return { body: response.data };
+      },
+      close: () => client.close(),
+    };
+  },
+  'axios over its http adapter (transport http)': (s) => {
+    const client = new SrvHttpClient({
+      source: s.resolver,
+      name: NAME,
+      timeoutMs: s.timeoutMs,
+      health: s.health,
+      transport: 'http',
     });
     return {
       caller: client.caller,
