@@ -33,6 +33,8 @@ export interface AppDeps {
   serviceB: ServiceBApi;
   /** The discovery client's view, for `GET /discovery`. */
   discovery: () => object;
+  /** Requests per endpoint over the last minutes and discovery's timeline, for `GET /discovery/activity`. */
+  activity?: () => object;
   requestLogger?: RequestHandler;
   metrics?: ServiceMetrics;
 }
@@ -69,6 +71,16 @@ export function createApp(deps: AppDeps): Express {
       res.json(deps.discovery());
     })
     .all(methodNotAllowed(['GET']));
+
+  const { activity } = deps;
+  if (activity) {
+    app
+      .route('/discovery/activity')
+      .get(noStore, (_req, res) => {
+        res.json(activity());
+      })
+      .all(methodNotAllowed(['GET']));
+  }
 
   app.use(notFound);
   app.use(problemErrorHandler({ logger: deps.logger, mapError: upstreamProblem }));

@@ -1,4 +1,5 @@
 import { runService } from '@ecs-srv/service-kit';
+import { ActivityRecorder } from './activity';
 import { createApp } from './app';
 import { loadConfig } from './config';
 import { createBRoute } from './discovery';
@@ -30,6 +31,13 @@ runService({
         `${discovery.source?.kind === 'cloudmap' ? 'Cloud Map API' : 'DNS'} failing: serving the last good endpoint set past its TTL`,
       ),
     );
+    // What the live page shows: requests per endpoint from the client's own counters, and a timeline.
+    const http = discovery.http;
+    const activity = new ActivityRecorder({
+      source: discovery.source,
+      health: http?.health,
+      picks: http ? () => http.stats().picks : undefined,
+    }).start();
     if (discovery.source && discovery.http) {
       registerDiscoveryMetrics(metrics.registry, discovery.source, discovery.http, config.SERVICE_B_SRV);
     }
@@ -39,6 +47,7 @@ runService({
         logger,
         serviceB: discovery.serviceB,
         discovery: discovery.snapshot,
+        activity: () => activity.snapshot(),
         metrics,
         requestLogger,
       }),
@@ -52,7 +61,10 @@ runService({
           );
         });
       },
-      close: () => discovery.close(),
+      close: () => {
+        activity.close();
+        discovery.close();
+      },
     };
   },
 });
