@@ -1,4 +1,4 @@
-import type { EndpointHealthEvents, EndpointSource, NameSnapshot } from '@ecs-srv/shared';
+import type { EndpointHealthEvents, NameSnapshot, SourceEvents } from '@ecs-srv/shared';
 
 /**
  * What the live page watches during a deploy, kept in A's memory and bounded: requests per second per B
@@ -21,7 +21,7 @@ export interface ActivityTimers {
 
 export interface ActivityRecorderOptions {
   /** Where endpoints come from: its `change`, `stale` and `lookup` events feed the timeline. */
-  source?: Pick<EndpointSource, 'on' | 'off' | 'snapshot'>;
+  source?: Emitter<SourceEvents> & { snapshot(): NameSnapshot[] };
   /** Passive health: its `eject` and `return` events feed the timeline. */
   health?: Emitter<EndpointHealthEvents>;
   /** Cumulative calls per endpoint key (`route.http.stats().picks`), read once per sample. */

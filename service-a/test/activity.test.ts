@@ -1,4 +1,10 @@
-import { DiscoveryError, EndpointHealth, type Endpoint, type NameSnapshot } from '@ecs-srv/shared';
+import {
+  DiscoveryError,
+  EndpointHealth,
+  type Endpoint,
+  type NameSnapshot,
+  type SourceEvents,
+} from '@ecs-srv/shared';
 import { EventEmitter } from 'node:events';
 import request from 'supertest';
 import { ActivityRecorder, type ActivityTimers } from '../src/activity';
@@ -22,7 +28,7 @@ function endpoint(key: string): Endpoint {
 
 /** A source double: an emitter plus the snapshot the recorder reads at each sample. */
 function fakeSource() {
-  const emitter = new EventEmitter();
+  const emitter = new EventEmitter<SourceEvents>();
   let names: NameSnapshot[] = [];
   return {
     on: emitter.on.bind(emitter),
