@@ -76,6 +76,8 @@ export type ActivityEvent = {
 export interface ActivitySnapshot {
   now: string;
   sampleIntervalMs: number;
+  /** Samples the window holds when full (`maxSamples`). */
+  maxSamples: number;
   /** When each sample was taken (clock ms), oldest first; at most `maxSamples`. */
   sampleTimes: number[];
   /**
@@ -206,6 +208,7 @@ export class ActivityRecorder {
     return {
       now: new Date(this.opts.now()).toISOString(),
       sampleIntervalMs: this.opts.sampleIntervalMs,
+      maxSamples: this.opts.maxSamples,
       sampleTimes: [...this.times],
       endpoints: kept.map((key) => ({
         key,
