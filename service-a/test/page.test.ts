@@ -58,7 +58,8 @@ describe('live discovery page in headless Chromium', () => {
       );
     }
     // Every task in each answer (no MULTIVALUE cap here), and a short TTL so a registration shows soon.
-    dns = new DevDnsServer({ host: '127.0.0.1', port: 0, maxAnswers: 64, ttlSeconds: 1 });
+    // The Cloud Map API too, fed by the same registrations, for the second test.
+    dns = new DevDnsServer({ host: '127.0.0.1', port: 0, maxAnswers: 64, ttlSeconds: 1, api: true });
     await dns.start();
     for (let i = 0; i < B_TASKS; i++) await startB(i);
     route = createBRoute(loadConfig({ DNS_SERVERS: `127.0.0.1:${dns.address.port}` }), {});
@@ -214,4 +215,75 @@ describe('live discovery page in headless Chromium', () => {
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(fs.statSync(SCREENSHOT).size).toBeGreaterThan(1000);
   }, 90_000);
+
+  it('with DISCOVERY_SOURCE=cloudmap, then it shows the API, its revision and last poll, and throttling as errors and a stale period', async () => {
+    const savedEnv = { ...process.env };
+    // The SDK's default credential chain reads these first (it must never reach for instance metadata).
+    process.env.AWS_ACCESS_KEY_ID = 'dev';
+    process.env.AWS_SECRET_ACCESS_KEY = 'dev';
+    const cmRoute = createBRoute(
+      loadConfig({
+        DISCOVERY_SOURCE: 'cloudmap',
+        AWS_REGION: 'us-east-1',
+        AWS_ENDPOINT_URL_SERVICEDISCOVERY: dns.api.endpoint,
+        CLOUDMAP_POLL_INTERVAL_MS: '500',
+      }),
+      {},
+    );
+    const http = cmRoute.http!;
+    const cmActivity = new ActivityRecorder({
+      source: cmRoute.source,
+      health: http.health,
+      picks: () => http.stats().picks,
+    }).start();
+    const state = { draining: false };
+    const cmA = await startServer(
+      createApp({
+        state,
+        logger: { error: jest.fn() },
+        serviceB: cmRoute.serviceB,
+        discovery: cmRoute.snapshot,
+        activity: () => cmActivity.snapshot(),
+      }),
+      { port: 0, host: '127.0.0.1', state },
+    );
+    try {
+      const page = await browser!.newPage({ viewport: { width: 1500, height: 900 } });
+      await page.goto(`http://127.0.0.1:${cmA.port}`);
+      expect((await fetch(`http://127.0.0.1:${cmA.port}/api/whoami`)).status).toBe(200);
+      await page.waitForSelector(`#source:has-text("source: Cloud Map API ${dns.api.endpoint}")`, WAIT);
+      await page.waitForFunction(
+        (pattern) =>
+          new RegExp(pattern).test(
+            (globalThis as unknown as { document: Doc }).document.querySelectorAll('#source')[0]
+              ?.textContent ?? '',
+          ),
+        'ecs\\.internal/service_b · revision \\d+ · last poll \\d\\d:\\d\\d:\\d\\d · polled every 0\\.5 s · last refresh',
+        WAIT,
+      );
+      // The first listing: every registered task (those of the first test, the dead one too) in one change.
+      await page.waitForSelector('#timeline li[data-type="change"]:has-text("set now")', WAIT);
+
+      // The API throttles every call: A keeps its set, the page shows the errors and the stale period.
+      dns.api.inject({ kind: 'throttle' });
+      await page.waitForSelector('#timeline li[data-type="stale"]:has-text("Cloud Map API failing")', WAIT);
+      await page.waitForSelector(
+        '#timeline li[data-type="error"]:has-text("Cloud Map API error ETHROTTLED")',
+        WAIT,
+      );
+      await page.waitForSelector('#state:has-text("stale")', WAIT);
+      dns.api.clearFaults();
+      await page.waitForSelector(
+        '#timeline li[data-type="stale-end"]:has-text("set fresh again after")',
+        WAIT,
+      );
+      await page.screenshot({ path: SCREENSHOT.replace(/\.png$/, '-cloudmap.png'), fullPage: true });
+    } finally {
+      dns.api.clearFaults();
+      cmActivity.close();
+      cmRoute.close();
+      await cmA.stop();
+      process.env = savedEnv;
+    }
+  }, 60_000);
 });
