@@ -130,6 +130,25 @@ async function main() {
     );
     const tsc = run(path.join(app, 'node_modules', '.bin', 'tsc'), ['-p', '.'], { cwd: app });
     check('strict TypeScript consumer compiles (no skipLibCheck)', tsc.code === 0, tsc.out.slice(-3000));
+    // The older resolution (`module: commonjs` alone) reads `typesVersions`, not `exports`.
+    const tsNode10 = run(
+      path.join(app, 'node_modules', '.bin', 'tsc'),
+      [
+        '--noEmit',
+        '--strict',
+        '--module',
+        'commonjs',
+        '--moduleResolution',
+        'node10',
+        '--types',
+        'node',
+        '--target',
+        'ES2022',
+        ...blocks.filter(([, n]) => n.endsWith('.ts')).map(([, n]) => n),
+      ],
+      { cwd: app },
+    );
+    check('the same compiles with moduleResolution node10', tsNode10.code === 0, tsNode10.out.slice(-3000));
 
     // 5. A DNS server and two B tasks, as Cloud Map would publish them, for the examples to call.
     const { DevDnsServer } = require(path.join(REPO, 'node_modules', '@ecs-srv', 'dev-server'));

@@ -13,6 +13,8 @@ export function registerDiscoveryMetrics(
   srvName: string,
 ): void {
   const registers = [registry];
+  // Sources key names normalized (lower case, no trailing dot), as DNS compares them.
+  const nameKey = srvName.toLowerCase().replace(/\.$/, '');
   /** A counter whose value is copied from a stats() reading at each scrape. */
   const mirrored = <L extends string>(
     name: string,
@@ -83,7 +85,7 @@ export function registerDiscoveryMetrics(
     registers,
     collect() {
       this.reset();
-      const snapshot = source.snapshot().find((n) => n.name === srvName);
+      const snapshot = source.snapshot().find((n) => n.name === nameKey);
       const endpoints = snapshot?.endpoints ?? [];
       const ejected = endpoints.filter((e) => !http.health.isAvailable(e)).length;
       this.set({ name: srvName, health: 'healthy' }, endpoints.length - ejected);
@@ -96,7 +98,7 @@ export function registerDiscoveryMetrics(
     labelNames: ['name'],
     registers,
     collect() {
-      const snapshot = source.snapshot().find((n) => n.name === srvName);
+      const snapshot = source.snapshot().find((n) => n.name === nameKey);
       this.set({ name: srvName }, snapshot?.stale ? 1 : 0);
     },
   });

@@ -81,6 +81,13 @@ describe('service-a through SRV discovery to real service-b servers', () => {
     expect(picks.reduce((x, y) => x + y, 0)).toBe(20);
   });
 
+  it('when SERVICE_B_SRV is written with capitals and a trailing dot, then the endpoint gauges still count', async () => {
+    const a = makeA({ SERVICE_B_SRV: 'Service_B.ecs.internal.' });
+    for (let i = 0; i < 5; i++) expect((await request(a).get('/api/whoami')).status).toBe(200);
+    const text = (await request(a).get('/metrics')).text;
+    expect(/srv_endpoints\{[^}]*health="healthy"[^}]*\} (\d+)/.exec(text)?.[1]).toBe('2');
+  });
+
   it('when a message is echoed through A, then B echoes it back', async () => {
     const res = await request(makeA()).post('/api/echo').send({ message: 'through A' });
     expect(res.status).toBe(200);

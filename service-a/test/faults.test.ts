@@ -13,7 +13,7 @@ import { registerDiscoveryMetrics } from '../src/discovery-metrics';
 const NAME = 'service_b.ecs.internal';
 
 /** Polls `cond` (bounded). */
-async function until(cond: () => Promise<boolean> | boolean, what: string, ms = 5000): Promise<void> {
+async function until(cond: () => Promise<boolean> | boolean, what: string, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -29,6 +29,11 @@ export interface CallOptions {
    * Connection failures (nothing was sent) are retried whatever this says. @default false
    */
   idempotent?: boolean;
+  /**
+   * Can the request be sent again at all? A body that is a stream is consumed by the first attempt:
+   * then only a connection that never opened is retried (the body was not read). @default true
+   */
+  replayable?: boolean;
   /** The caller's signal: aborting it cancels the call (an UpstreamError of kind `cancelled`). */
   signal?: AbortSignal;
   /**
@@ -110,7 +115,16 @@ export class EndpointCaller {
     fn: EndpointCall<T>,
     options: CallOptions = {},
   ): Promise<{ result: T; endpoint: Endpoint }> {
-    const { idempotent = false, signal: callerSignal, classify } = options;
+    const { idempotent = false, replayable = true, signal: callerSignal, classify } = options;
+    if (callerSignal?.aborted) {
+      this.counters.failures.cancelled++;
+      throw new UpstreamError(
+        'cancelled',
+        'ECANCELLED',
+        '',
+        `the caller cancelled before ${name} was called`,
+      );
+    }
     const deadline = Date.now() + this.budgetMs;
     const tried = new Set<string>();
     const { health } = this;
@@ -150,7 +164,8 @@ export class EndpointCaller {
         // Only a connection that never opened proves the upstream did not run the request.
         const retryable =
           !failure.responseStarted &&
-          (connectFailed || (idempotent && (failure.kind === 'unreachable' || failure.kind === 'timeout')));
+          (connectFailed ||
+            (idempotent && replayable && (failure.kind === 'unreachable' || failure.kind === 'timeout')));
         if (!retryable || attempt >= this.maxAttempts || deadline - Date.now() <= 0) {
           this.counters.failures[failure.kind]++;
           throw failure;

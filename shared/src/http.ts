@@ -7,7 +7,7 @@ import { positiveInt } from './options';
 import type { Endpoint } from './records';
 import type { EndpointSource } from './source';
 import { createUndiciAdapter } from './integrations/axios-undici-adapter';
-import { UpstreamError, classifyError } from './upstream';
+import { UpstreamError, classifyError, isReplayableBody } from './upstream';
 import { invalidNameReason } from './wire/message';
 
 export { UpstreamError } from './upstream';
@@ -219,6 +219,7 @@ export class SrvHttpClient {
       });
     const { result, endpoint } = await this.caller.withEndpoint(this.name, send, {
       idempotent: idempotent ?? IDEMPOTENT.has(method),
+      replayable: isReplayableBody(axiosConfig.data),
       signal: signal as AbortSignal | undefined,
       // Errors from axios's own layers are AxiosErrors; the undici transport's network errors are not.
       classify: (err, e) =>

@@ -106,3 +106,17 @@ function errnoOf(err: unknown): string | undefined {
   const cause = (err as { cause?: { code?: unknown } } | undefined)?.cause?.code;
   return typeof cause === 'string' ? cause : undefined;
 }
+
+/**
+ * True when a request body can be sent twice: none, a string or bytes. A stream (Node Readable, web
+ * ReadableStream, async iterable) or form data is consumed by the first attempt.
+ */
+export function isReplayableBody(body: unknown): boolean {
+  if (body === undefined || body === null || typeof body === 'string') return true;
+  if (body instanceof Uint8Array || body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return true;
+  if (typeof body !== 'object') return true;
+  const b = body as { pipe?: unknown; getReader?: unknown; [Symbol.asyncIterator]?: unknown };
+  if (typeof b.pipe === 'function' || typeof b.getReader === 'function') return false;
+  if (typeof b[Symbol.asyncIterator] === 'function') return false;
+  return true; // plain objects (axios serializes them to a string), URLSearchParams…
+}

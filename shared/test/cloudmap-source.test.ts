@@ -41,7 +41,7 @@ class FakeApi implements CloudMapApi {
 
   async discoverInstances(
     query: InstancesQuery,
-  ): Promise<{ instances: CloudMapInstance[]; revision: number }> {
+  ): Promise<{ instances: CloudMapInstance[]; revision?: number }> {
     this.calls.list++;
     this.queries.push(query);
     if (this.failure) throw this.failure;
@@ -214,6 +214,24 @@ describe('CloudMapSource (the Cloud Map API as an endpoint source)', () => {
     expect((await s.resolve(NAME)).endpoints).toHaveLength(1);
   });
 
+  it('when a listing has instances but none usable (attributes missing), then the last set is served stale, not dropped', async () => {
+    const api = new FakeApi();
+    api.instances = [task(1), task(2)];
+    const s = source(api);
+    await s.resolve(NAME);
+    api.instances = [{ instanceId: 'a', attributes: { AWS_INSTANCE_PORT: '80' } }];
+    api.revision = 2;
+    await until(() => s.snapshot()[0]!.state === 'stale', 'the stale state');
+    expect((await s.resolve(NAME)).endpoints).toHaveLength(2);
+    expect(s.snapshot()[0]!.lastError).toMatchObject({ code: 'EAPI' });
+    api.instances = [task(3)];
+    await until(
+      () => s.snapshot()[0]!.state === 'fresh',
+      'the next good listing (the revision was not taken)',
+    );
+    expect((await s.resolve(NAME)).endpoints.map((e) => e.key)).toEqual(['10.0.1.3:49155']);
+  });
+
   it('when the service has no instances or does not exist, then ENODATA / ENOTFOUND and no set', async () => {
     const api = new FakeApi();
     api.instances = [task(1)];
@@ -226,6 +244,39 @@ describe('CloudMapSource (the Cloud Map API as an endpoint source)', () => {
     api.failure = new CloudMapApiError('not-found', 'ServiceNotFound: no', 'ServiceNotFound');
     await until(() => s.snapshot()[0]!.lastError?.code === 'ENOTFOUND', 'not found');
     await expect(s.resolve(NAME)).rejects.toMatchObject({ code: 'ENOTFOUND' });
+  });
+
+  it('when an API call never settles (it ignores the abort), then requestTimeoutMs still ends it and polling goes on', async () => {
+    const api = new FakeApi();
+    api.instances = [task(1)];
+    let hang = true;
+    const real = api.discoverInstances.bind(api);
+    api.discoverInstances = (query) => (hang ? new Promise(() => undefined) : real(query));
+    const s = source(api, { requestTimeoutMs: 100, maxBackoffMs: 200 });
+    await expect(s.resolve(NAME)).rejects.toMatchObject({ code: 'ETIMEOUT' });
+    hang = false;
+    await until(() => s.snapshot()[0]!.state === 'fresh', 'a later poll to list');
+    expect((await s.resolve(NAME)).endpoints).toHaveLength(1);
+  });
+
+  it('when DiscoverInstances gives no revision, then the revision polls do not list again each time', async () => {
+    const api = new FakeApi();
+    api.instances = [task(1)];
+    const real = api.discoverInstances.bind(api);
+    api.discoverInstances = async (query) => ({ instances: (await real(query)).instances }); // no revision
+    const s = source(api);
+    await s.resolve(NAME);
+    await until(() => api.calls.revision >= 10, 'ten revision polls');
+    expect(api.calls.list).toBe(1);
+  });
+
+  it('when an instance id is no host name and its address is IPv6, then the Host target is the bracketed address', async () => {
+    const api = new FakeApi();
+    api.instances = [
+      { instanceId: 'odd/id', attributes: { AWS_INSTANCE_IPV6: '2001:db8::7', AWS_INSTANCE_PORT: '8080' } },
+    ];
+    const set = await source(api).resolve(NAME);
+    expect(set.endpoints[0]).toMatchObject({ key: '[2001:db8::7]:8080', target: '[2001:db8::7]' });
   });
 
   it('when closed, then polling stops and waiting callers reject ECANCELLED', async () => {

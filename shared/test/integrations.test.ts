@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { Readable } from 'node:stream';
 import { Agent, fetch } from 'undici';
 import { EndpointCaller, SrvResolver, UpstreamError, type Endpoint } from '../src';
 import { SrvHttpClient } from '../src/axios';
@@ -14,13 +15,25 @@ import {
 import { ScriptedDns, cloudMapRecords, reply } from './helpers/scripted-dns';
 
 const NAME = 'service_b.ecs.internal';
+const BODY = JSON.stringify({ message: 'x'.repeat(4000) });
 
 /** One HTTP integration, driven the same way by every behaviour below. */
 interface Integration {
   /** Sends a request; resolves with the JSON body and the endpoint used, or rejects with the integration's error. */
-  send(req: { method: 'GET' | 'POST'; path: string; signal?: AbortSignal }): Promise<{ body: unknown }>;
+  send(req: {
+    method: 'GET' | 'POST' | 'PUT';
+    path: string;
+    signal?: AbortSignal;
+    /** Send the body as a stream (consumed by the first attempt) instead of a string. */
+    stream?: boolean;
+  }): Promise<{ body: unknown }>;
   caller: EndpointCaller;
   close(): Promise<void> | void;
+  /**
+   * Can a request with a string body be sent twice? Not through fetch: it hands undici every body as a
+   * stream, so its requests with a body are retried only after a connection failure.
+   */
+  replaysBodies: boolean;
 }
 
 interface Setup {
@@ -46,11 +59,13 @@ const integrations: Record<string, (s: Setup) => Integration> = {
     });
     return {
       caller: client.caller,
-      send: async ({ method, path, signal }) => {
+      replaysBodies: true,
+      send: async ({ method, path, signal, stream }) => {
         const { response } = await client.request({
           method,
           url: path,
-          data: method === 'POST' ? {} : undefined,
+          data: stream ? Readable.from([BODY]) : method === 'GET' ? undefined : BODY,
+          headers: { 'content-type': 'application/json' },
           signal,
         });
         return { body: response.data };
@@ -68,11 +83,13 @@ const integrations: Record<string, (s: Setup) => Integration> = {
     });
     return {
       caller: client.caller,
-      send: async ({ method, path, signal }) => {
+      replaysBodies: true,
+      send: async ({ method, path, signal, stream }) => {
         const { response } = await client.request({
           method,
           url: path,
-          data: method === 'POST' ? {} : undefined,
+          data: stream ? Readable.from([BODY]) : method === 'GET' ? undefined : BODY,
+          headers: { 'content-type': 'application/json' },
           signal,
         });
         return { body: response.data };
@@ -86,13 +103,15 @@ const integrations: Record<string, (s: Setup) => Integration> = {
     const dispatcher = agent.compose(discoveryInterceptor({ caller, names: [NAME] }));
     return {
       caller,
-      send: async ({ method, path, signal }) => {
+      replaysBodies: false,
+      send: async ({ method, path, signal, stream }) => {
         const res = await fetch(`http://${NAME}${path}`, {
           method,
-          body: method === 'POST' ? '{}' : undefined,
-          headers: { 'content-type': 'application/json' },
+          body: stream ? Readable.toWeb(Readable.from([BODY])) : method === 'GET' ? undefined : BODY,
+          headers: { 'content-type': 'application/json', 'x-a': ['1', '2'].join(', ') },
           signal,
           dispatcher,
+          ...(stream ? { duplex: 'half' as const } : {}),
         });
         return { body: await res.json() };
       },
@@ -105,34 +124,38 @@ const integrations: Record<string, (s: Setup) => Integration> = {
   'node:http (withEndpoint)': (s) => {
     const caller = new EndpointCaller({ source: s.resolver, timeoutMs: s.timeoutMs, health: s.health });
     const agent = new http.Agent({ keepAlive: true, timeout: 4000 });
-    const call = (method: string, path: string) => (endpoint: Endpoint, signal: AbortSignal) =>
-      new Promise<unknown>((resolve, reject) => {
-        const req = http.request(
-          {
-            host: endpoint.address,
-            port: endpoint.port,
-            method,
-            path,
-            agent,
-            signal,
-            headers: { host: `${endpoint.target}:${endpoint.port}` },
-          },
-          (res) => {
-            let text = '';
-            res.setEncoding('utf8');
-            res.on('data', (c: string) => (text += c));
-            res.on('end', () => resolve(JSON.parse(text)));
-            res.on('error', reject);
-          },
-        );
-        req.on('error', reject);
-        req.end(method === 'POST' ? '{}' : undefined);
-      });
+    const call =
+      (method: string, path: string, stream?: boolean) => (endpoint: Endpoint, signal: AbortSignal) =>
+        new Promise<unknown>((resolve, reject) => {
+          const req = http.request(
+            {
+              host: endpoint.address,
+              port: endpoint.port,
+              method,
+              path,
+              agent,
+              signal,
+              headers: { host: `${endpoint.target}:${endpoint.port}` },
+            },
+            (res) => {
+              let text = '';
+              res.setEncoding('utf8');
+              res.on('data', (c: string) => (text += c));
+              res.on('end', () => resolve(JSON.parse(text)));
+              res.on('error', reject);
+            },
+          );
+          req.on('error', reject);
+          if (stream) Readable.from([BODY]).pipe(req);
+          else req.end(method === 'GET' ? undefined : BODY);
+        });
     return {
       caller,
-      send: async ({ method, path, signal }) => {
-        const { result } = await caller.withEndpoint(NAME, call(method, path), {
-          idempotent: method === 'GET',
+      replaysBodies: true,
+      send: async ({ method, path, signal, stream }) => {
+        const { result } = await caller.withEndpoint(NAME, call(method, path, stream), {
+          idempotent: method === 'GET' || method === 'PUT',
+          replayable: !stream,
           signal,
         });
         return { body: result };
@@ -206,6 +229,46 @@ describe.each(Object.entries(integrations))('the same behaviour through %s', (_l
     expect(i.caller.stats().retries).toBe(dropper.destroyed);
   });
 
+  it('when a PUT with a stream body meets a reset, then it is not sent again (its body is gone)', async () => {
+    const dropper = await task(executeThenDestroyTask());
+    const good = await task(healthyTask('good'));
+    const i = await setup([dropper.port, good.port], { health: { ejectAfterFailures: 1000 } });
+    let failed = 0;
+    for (let n = 0; n < 20; n++) {
+      await i.send({ method: 'PUT', path: '/v1/thing', stream: true }).catch((err: unknown) => {
+        expect(upstreamOf(err)).toMatchObject({ kind: 'unreachable' });
+        failed++;
+      });
+    }
+    expect(dropper.destroyed).toBeGreaterThan(0);
+    expect(failed).toBe(dropper.destroyed);
+    expect(i.caller.stats().retries).toBe(0);
+    expect(good.bodies.every((b) => b === BODY.length)).toBe(true); // no empty body ever reached a task
+  });
+
+  it('when a PUT with a string body meets the same reset, then it is retried with its whole body where the transport can resend it', async () => {
+    const dropper = await task(executeThenDestroyTask());
+    const good = await task(healthyTask('good'));
+    const i = await setup([dropper.port, good.port], { health: { ejectAfterFailures: 1000 } });
+    let failed = 0;
+    for (let n = 0; n < 20; n++) await i.send({ method: 'PUT', path: '/v1/thing' }).catch(() => failed++);
+    expect(dropper.destroyed).toBeGreaterThan(0);
+    expect(i.caller.stats().retries).toBe(i.replaysBodies ? dropper.destroyed : 0);
+    expect(failed).toBe(i.replaysBodies ? 0 : dropper.destroyed);
+    expect(good.bodies.filter((b) => b !== BODY.length)).toEqual([]);
+  });
+
+  it('when the caller has already aborted, then nothing is sent', async () => {
+    const good = await task(healthyTask('good'));
+    const i = await setup([good.port]);
+    const controller = new AbortController();
+    controller.abort();
+    await expect(
+      i.send({ method: 'GET', path: '/v1/whoami', signal: controller.signal }),
+    ).rejects.toBeDefined();
+    expect(good.hits).toBe(0);
+  });
+
   it('when a task refuses connections, then even a POST moves on to another', async () => {
     const good = await task(healthyTask('good'));
     const i = await setup([await refusedPort(), good.port], { health: { baseEjectionMs: 60_000 } });
@@ -241,5 +304,63 @@ describe.each(Object.entries(integrations))('the same behaviour through %s', (_l
     await expect(sent).rejects.toBeDefined();
     expect(i.caller.stats().failures.cancelled).toBe(1);
     expect(i.caller.health.stateOf(`127.0.0.1:${wedged.port}`)).toBeUndefined();
+  });
+});
+
+describe('discoveryInterceptor with undici request()', () => {
+  const closers: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+  });
+
+  async function setup(script: ConstructorParameters<typeof ScriptedDns>[0]) {
+    const dns = await new ScriptedDns(script).start();
+    closers.push(() => dns.close());
+    const resolver = new SrvResolver({ servers: [dns.address], attemptTimeoutMs: 5000 });
+    closers.push(() => resolver.close());
+    const caller = new EndpointCaller({ source: resolver });
+    const agent = new Agent();
+    closers.push(async () => {
+      caller.close();
+      await agent.close();
+    });
+    return { dns, dispatcher: agent.compose(discoveryInterceptor({ caller, names: [NAME] })) };
+  }
+
+  it('when headers come as a flat array with a name repeated, then every value reaches the task', async () => {
+    const seen: Array<string | string[] | undefined> = [];
+    const server = http.createServer((req, res) => {
+      seen.push(req.headers['x-a']);
+      res.end('{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    closers.push(() => new Promise((resolve) => server.close(resolve)));
+    const { srv, a } = cloudMapRecords([['t', '127.0.0.1', (server.address() as { port: number }).port]]);
+    const { dispatcher } = await setup((q) => reply(q, { answers: srv, additionals: a }));
+    const res = await dispatcher.request({
+      origin: `http://${NAME}`,
+      path: '/x',
+      method: 'GET',
+      headers: ['x-a', '1', 'x-a', '2'],
+    });
+    await res.body.text();
+    expect(seen).toEqual(['1, 2']);
+  });
+
+  it('when the caller aborts while the name is still being discovered, then request() rejects at once', async () => {
+    const { dns, dispatcher } = await setup(() => undefined); // silent DNS: discovery hangs
+    const controller = new AbortController();
+    const pending = dispatcher.request({
+      origin: `http://${NAME}`,
+      path: '/x',
+      method: 'GET',
+      signal: controller.signal,
+    });
+    const deadline = Date.now() + 5000;
+    while (dns.queries.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const abortedAt = Date.now();
+    controller.abort();
+    await expect(pending).rejects.toBeDefined();
+    expect(Date.now() - abortedAt).toBeLessThan(4000); // not after the 5 s DNS attempt
   });
 });

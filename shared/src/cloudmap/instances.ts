@@ -55,7 +55,8 @@ export function endpointsFromInstances(
     endpoints.push({
       key,
       // An id that cannot be a host name (Cloud Map allows `/`, `:`, `@`…) is not put in a Host header.
-      target: invalidNameReason(dnsName) === undefined ? dnsName : address,
+      target:
+        invalidNameReason(dnsName) === undefined ? dnsName : address.includes(':') ? `[${address}]` : address,
       address,
       port,
       priority: 1,

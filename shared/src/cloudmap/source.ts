@@ -315,6 +315,8 @@ export class CloudMapSource extends EventEmitter<SourceEvents> implements Endpoi
         const revision = await this.call('DiscoverInstancesRevision', (signal) =>
           this.api.discoverInstancesRevision(entry.ref, signal),
         );
+        // A listing without a revision: the first one polled stands for it (the safety net lists anyway).
+        entry.revision ??= revision;
         if (revision === entry.revision) {
           this.succeeded(entry, this.opts.now());
           return;
@@ -340,8 +342,6 @@ export class CloudMapSource extends EventEmitter<SourceEvents> implements Endpoi
         ),
       );
       const now = this.opts.now();
-      entry.lastFullAt = now;
-      entry.revision = found.revision;
       const ttlSeconds = this.opts.pollIntervalMs / 1000;
       const { endpoints, rejected } = endpointsFromInstances(
         found.instances,
@@ -352,11 +352,17 @@ export class CloudMapSource extends EventEmitter<SourceEvents> implements Endpoi
       if (rejected.size > 0) {
         this.logger.warn?.({ name: entry.name, refused: rejected.summary() }, 'Cloud Map instances refused');
       }
+      if (endpoints.length === 0 && found.instances.length > 0) {
+        // Instances listed but none can be dialed (attributes missing or refused): an unusable answer,
+        // not a "none". It counts as a failed call: the last good set is served stale, the revision is
+        // left alone so that the next poll lists again.
+        const message = `DiscoverInstances listed ${found.instances.length} instances, none usable: ${rejected.summary()}`;
+        throw new CloudMapApiError('failed', message, 'InvalidInstances');
+      }
+      entry.lastFullAt = now;
+      entry.revision = found.revision;
       if (endpoints.length === 0) {
-        const why =
-          rejected.size > 0
-            ? `every instance was refused: ${rejected.summary()}`
-            : 'the service has no instances';
+        const why = 'the service has no instances';
         outcome = 'ENODATA';
         this.none(
           entry,
@@ -402,8 +408,16 @@ export class CloudMapSource extends EventEmitter<SourceEvents> implements Endpoi
       controller.abort();
     }, this.opts.requestTimeoutMs);
     const byOutcome = (this.counters.apiCalls[operation] ??= {});
+    // The timer settles the call itself, not only its signal: an API (or a credentials provider) that
+    // ignores the abort must not hold the poll forever.
+    let giveUp: (err: unknown) => void = () => undefined;
+    const stop = new Promise<never>((_resolve, reject) => {
+      giveUp = reject;
+    });
+    stop.catch(() => undefined); // settled after the race is over: nobody waits for it any more
+    controller.signal.addEventListener('abort', () => giveUp(new Error('aborted')), { once: true });
     try {
-      const result = await run(controller.signal);
+      const result = await Promise.race([run(controller.signal), stop]);
       byOutcome.ok = (byOutcome.ok ?? 0) + 1;
       return result;
     } catch (err) {

@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import type { EndpointCaller } from '../caller';
-import { UpstreamError } from '../upstream';
+import { UpstreamError, isReplayableBody } from '../upstream';
 import { normalizeName } from '../wire/message';
 
 /** Options of `discoveryInterceptor`. */
@@ -113,7 +113,11 @@ export function discoveryInterceptor(
         );
       });
 
-    caller.withEndpoint(name, call, { idempotent }).then(
+    // `request()` and `stream()` take a signal (fetch aborts through the dispatch controller instead).
+    const given = (opts as { signal?: unknown }).signal;
+    const signal = given instanceof AbortSignal ? given : undefined;
+    const replayable = isReplayableBody(opts.body);
+    caller.withEndpoint(name, call, { idempotent, replayable, signal }).then(
       () => undefined,
       (err: Error) => {
         // The one terminal callback the caller gets for this request (attempts that were retried were not
@@ -131,7 +135,10 @@ function withHost(headers: Headers, host: string): Record<string, string | strin
   const add = (key: unknown, value: unknown): void => {
     const k = String(key).toLowerCase();
     if (k === 'host' || value === undefined || value === null) return;
-    out[k] = Array.isArray(value) ? value.map(String) : String(value);
+    const values = Array.isArray(value) ? value.map(String) : [String(value)];
+    const prev = out[k];
+    // A header repeated in a flat array keeps every value.
+    out[k] = prev === undefined ? (values.length === 1 ? values[0]! : values) : [...[prev].flat(), ...values];
   };
   if (Array.isArray(headers)) {
     if (headers.length > 0 && Array.isArray(headers[0])) {

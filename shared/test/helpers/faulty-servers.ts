@@ -14,6 +14,8 @@ export interface FaultyServer {
   hits: number;
   /** Request ids (`x-request-id`) whose handler ran, in order. */
   ids: string[];
+  /** Body sizes (bytes) of the requests a healthy task answered, in order. */
+  bodies: number[];
   /** Connections accepted so far. */
   connections: number;
   /** Connections open now. */
@@ -33,6 +35,7 @@ function track(server: http.Server | net.Server, port: number): FaultyServer {
     port,
     hits: 0,
     ids: [],
+    bodies: [],
     connections: 0,
     open: () => new Promise((resolve) => server.getConnections((_e, n) => resolve(n))),
     close: async () => {
@@ -64,9 +67,11 @@ export async function httpServer(
 
 /** A healthy task: answers JSON `{instance}` at once. */
 export function healthyTask(instance: string): Promise<FaultyServer> {
-  return httpServer((req, res) => {
-    req.resume();
+  return httpServer((req, res, state) => {
+    let size = 0;
+    req.on('data', (chunk: Buffer) => (size += chunk.length));
     req.on('end', () => {
+      if (req.method !== 'GET') state.bodies.push(size);
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ instance }));
     });
