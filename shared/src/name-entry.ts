@@ -1,6 +1,6 @@
 import type { EndpointSet } from './endpoint-set';
 import { NEGATIVE_CODES, type DiscoveryError } from './errors';
-import type { EntryState, NameSnapshot } from './source';
+import { errorView, type EntryState, type NameSnapshot } from './source';
 
 /** What the resolver knows about one name: the cache entry its refresh state machine runs on. */
 export interface NameEntry {
@@ -75,13 +75,6 @@ export function snapshotOf(entry: NameEntry, now: number): NameSnapshot {
     endpoints: set ? set.endpoints.map((e) => ({ ...e })) : [],
     rejected: set?.rejected ?? [],
     rejectedOmitted: set?.rejectedOmitted ?? 0,
-    lastError:
-      entry.lastError && entry.lastErrorAt !== undefined
-        ? {
-            code: entry.lastError.code,
-            message: entry.lastError.message,
-            at: new Date(entry.lastErrorAt).toISOString(),
-          }
-        : undefined,
+    lastError: errorView(entry.lastError, entry.lastErrorAt),
   };
 }

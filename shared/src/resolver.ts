@@ -12,7 +12,14 @@ import {
   type SrvResolverOptions,
 } from './resolver-options';
 import { pickEndpoint } from './select';
-import type { EndpointSource, NameSnapshot, ResolveOptions, SourceEvents, SourceStats } from './source';
+import {
+  pickThrough,
+  type EndpointSource,
+  type NameSnapshot,
+  type ResolveOptions,
+  type SourceEvents,
+  type SourceStats,
+} from './source';
 import { Exchanger } from './wire/exchange';
 import { invalidNameReason, normalizeName } from './wire/message';
 import type { DnsServer } from './wire/servers';
@@ -119,10 +126,7 @@ export class SrvResolver extends EventEmitter<ResolverEvents> implements Endpoin
     isAvailable?: (e: Endpoint) => boolean,
     options: ResolveOptions = {},
   ): Promise<Endpoint> {
-    const cached = this.pickCached(name, isAvailable);
-    if (cached) return cached;
-    const set = await this.resolve(name, options);
-    return pickEndpoint(set.groups, this.opts.random, isAvailable)!;
+    return pickThrough(this, this.opts.random, name, isAvailable, options);
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import { pickEndpoint, type Random } from './select';
 import type { EndpointSet } from './endpoint-set';
 import type { DiscoveryError } from './errors';
 import type { Endpoint } from './records';
@@ -95,4 +96,30 @@ export interface SourceStats {
   cacheHits: number;
   /** Picks and resolves served past freshness because the source failed (RFC 8767). */
   staleServes: number;
+}
+
+/**
+ * `pick` for any source: the warm set when it serves (`pickCached`), else the set `resolve` gets.
+ * @throws {DiscoveryError} as `resolve` does.
+ */
+export async function pickThrough(
+  source: Pick<EndpointSource, 'pickCached' | 'resolve'>,
+  random: Random,
+  name: string,
+  isAvailable: ((e: Endpoint) => boolean) | undefined,
+  options: ResolveOptions,
+): Promise<Endpoint> {
+  const cached = source.pickCached(name, isAvailable);
+  if (cached) return cached;
+  const set = await source.resolve(name, options);
+  return pickEndpoint(set.groups, random, isAvailable)!;
+}
+
+/** A name's last error as `/discovery` shows it. */
+export function errorView(
+  error: DiscoveryError | undefined,
+  at: number | undefined,
+): NameSnapshot['lastError'] {
+  if (!error || at === undefined) return undefined;
+  return { code: error.code, message: error.message, at: new Date(at).toISOString() };
 }

@@ -6,13 +6,15 @@ import { nonNegative, positive } from '../options';
 import type { Endpoint } from '../records';
 import type { DiscoveryLogger } from '../resolver';
 import { pickEndpoint, type Random } from '../select';
-import type {
-  EndpointSource,
-  EntryState,
-  NameSnapshot,
-  ResolveOptions,
-  SourceEvents,
-  SourceStats,
+import {
+  errorView,
+  pickThrough,
+  type EndpointSource,
+  type EntryState,
+  type NameSnapshot,
+  type ResolveOptions,
+  type SourceEvents,
+  type SourceStats,
 } from '../source';
 import { invalidNameReason, normalizeName } from '../wire/message';
 import { CloudMapApiError, type CloudMapApi, type HealthStatusFilter, type ServiceRef } from './api';
@@ -175,10 +177,7 @@ export class CloudMapSource extends EventEmitter<SourceEvents> implements Endpoi
     isAvailable?: (e: Endpoint) => boolean,
     options: ResolveOptions = {},
   ): Promise<Endpoint> {
-    const cached = this.pickCached(name, isAvailable);
-    if (cached) return cached;
-    const set = await this.resolve(name, options);
-    return pickEndpoint(set.groups, this.opts.random, isAvailable)!;
+    return pickThrough(this, this.opts.random, name, isAvailable, options);
   }
 
   /**
@@ -222,14 +221,7 @@ export class CloudMapSource extends EventEmitter<SourceEvents> implements Endpoi
         endpoints: set ? set.endpoints.map((e) => ({ ...e })) : [],
         rejected: set?.rejected ?? [],
         rejectedOmitted: set?.rejectedOmitted ?? 0,
-        lastError:
-          entry.lastError && entry.lastErrorAt !== undefined
-            ? {
-                code: entry.lastError.code,
-                message: entry.lastError.message,
-                at: new Date(entry.lastErrorAt).toISOString(),
-              }
-            : undefined,
+        lastError: errorView(entry.lastError, entry.lastErrorAt),
       };
     });
   }
