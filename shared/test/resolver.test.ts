@@ -281,12 +281,16 @@ describe('SrvResolver lifecycle and counters', () => {
       const sockets = count('UDPWrap');
       const r = new SrvResolver({ servers: [dns.address], attemptTimeoutMs: 5000 });
       const pending = r.resolve(NAME).catch(() => undefined);
-      await new Promise((res) => setTimeout(res, 50));
-      expect(count('UDPWrap')).toBe(sockets + 1); // the query's own socket
+      const settled = async (cond: () => boolean): Promise<boolean> => {
+        const deadline = Date.now() + 5000;
+        while (!cond() && Date.now() < deadline) await new Promise((res) => setTimeout(res, 5));
+        return cond();
+      };
+      expect(await settled(() => dns.queries.length === 1)).toBe(true); // the query is out…
+      expect(count('UDPWrap')).toBe(sockets + 1); // …on its own socket
       r.close();
       await pending;
-      await new Promise((res) => setTimeout(res, 50));
-      expect(count('UDPWrap')).toBe(sockets);
+      expect(await settled(() => count('UDPWrap') === sockets)).toBe(true);
     } finally {
       await dns.close();
     }
