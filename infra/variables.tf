@@ -256,3 +256,9 @@ variable "ecr_force_delete" {
   description = "Let `terraform destroy` delete the ECR repositories even when they still hold images."
   default     = false
 }
+
+variable "create_servicediscovery_endpoint" {
+  type        = bool
+  description = "With service_a_discovery_source = \"cloudmap\": create an interface VPC endpoint for the Cloud Map data plane (data-servicediscovery, with private DNS) in subnet_ids, so A reaches DiscoverInstances from private subnets without a NAT gateway. Costs an endpoint per AZ per hour."
+  default     = false
+}

@@ -325,3 +325,41 @@ run "discovery_through_the_cloud_map_api" {
     error_message = "A may only discover instances of ecs.internal/service_b, nothing else."
   }
 }
+
+run "servicediscovery_endpoint_only_when_asked_for_cloudmap" {
+  command = plan
+
+  variables {
+    service_a_discovery_source       = "cloudmap"
+    create_servicediscovery_endpoint = true
+  }
+
+  assert {
+    condition     = length(aws_vpc_endpoint.servicediscovery_data) == 1 && aws_vpc_endpoint.servicediscovery_data[0].vpc_endpoint_type == "Interface" && aws_vpc_endpoint.servicediscovery_data[0].private_dns_enabled
+    error_message = "With cloudmap and create_servicediscovery_endpoint, an interface endpoint with private DNS must exist."
+  }
+
+  assert {
+    condition     = endswith(aws_vpc_endpoint.servicediscovery_data[0].service_name, ".data-servicediscovery")
+    error_message = "The endpoint must be the Cloud Map data plane (data-servicediscovery), where DiscoverInstances is served."
+  }
+
+  assert {
+    condition     = aws_vpc_security_group_ingress_rule.servicediscovery_endpoint_https[0].from_port == 443 && aws_vpc_security_group_ingress_rule.servicediscovery_endpoint_https[0].to_port == 443
+    error_message = "The endpoint must admit HTTPS only."
+  }
+}
+
+run "no_servicediscovery_endpoint_with_dns" {
+  command = plan
+
+  variables {
+    service_a_discovery_source       = "dns"
+    create_servicediscovery_endpoint = true
+  }
+
+  assert {
+    condition     = length(aws_vpc_endpoint.servicediscovery_data) == 0 && length(aws_security_group.servicediscovery_endpoint) == 0
+    error_message = "With DNS discovery no Cloud Map endpoint is created, whatever create_servicediscovery_endpoint says."
+  }
+}
