@@ -1,6 +1,6 @@
-import { UpstreamError } from '@ecs-srv/shared';
-import { SrvHttpClient, toUpstreamError } from '@ecs-srv/shared/axios';
-import axios, { type AxiosRequestConfig } from 'axios';
+import { UpstreamError, classifyError } from '@ecs-srv/shared';
+import { SrvHttpClient, createUndiciAdapter, toUpstreamError } from '@ecs-srv/shared/axios';
+import axios, { AxiosError, type AxiosRequestConfig } from 'axios';
 import http from 'node:http';
 import { z } from 'zod';
 
@@ -83,9 +83,16 @@ export function sendToFixedUrl(
   baseUrl: URL,
   options: { timeoutMs: number; maxResponseBytes: number },
 ): { send: SendToB; close: () => void } {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256, scheduling: 'lifo' });
+  // The same transport as discovery (axios over undici), so the baseline differs from it only by discovery.
+  const undici = createUndiciAdapter({
+    maxSocketsPerEndpoint: 256,
+    connectTimeoutMs: 1000,
+    idleSocketTimeoutMs: 4000,
+    maxResponseBytes: options.maxResponseBytes,
+  });
+  const agent = undici ? undefined : new http.Agent({ keepAlive: true, maxSockets: 256, scheduling: 'lifo' });
   const instance = axios.create({
-    adapter: 'http',
+    adapter: undici?.adapter ?? 'http',
     baseURL: baseUrl.origin,
     httpAgent: agent,
     decompress: false,
@@ -93,18 +100,34 @@ export function sendToFixedUrl(
     maxContentLength: options.maxResponseBytes,
     maxRedirects: 0,
     proxy: false,
-    timeout: options.timeoutMs,
     transitional: { clarifyTimeoutError: true },
   });
   return {
     send: async (config) => {
+      const timeout = AbortSignal.timeout(options.timeoutMs);
+      const caller = config.signal as AbortSignal | undefined;
+      const signal = caller ? AbortSignal.any([caller, timeout]) : timeout;
       try {
-        return { data: (await instance.request(config)).data, endpoint: baseUrl.host };
+        return { data: (await instance.request({ ...config, signal })).data, endpoint: baseUrl.host };
       } catch (err) {
-        throw toUpstreamError(err, baseUrl.host);
+        if (err instanceof UpstreamError) throw err;
+        if (timeout.aborted) {
+          const message = `${baseUrl.host} did not answer in ${options.timeoutMs} ms`;
+          throw new UpstreamError('timeout', 'ETIMEDOUT', baseUrl.host, message, { cause: err });
+        }
+        if (caller?.aborted) {
+          const message = `the caller cancelled the call to ${baseUrl.host}`;
+          throw new UpstreamError('cancelled', 'ECANCELLED', baseUrl.host, message, { cause: err });
+        }
+        throw err instanceof AxiosError
+          ? toUpstreamError(err, baseUrl.host)
+          : classifyError(err, baseUrl.host);
       }
     },
-    close: () => agent.destroy(),
+    close: () => {
+      agent?.destroy();
+      undici?.close().catch(() => undefined);
+    },
   };
 }
 

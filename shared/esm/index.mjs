@@ -6,6 +6,7 @@ export const {
   DiscoveryError,
   isDiscoveryError,
   UpstreamError,
+  classifyError,
   SrvResolver,
   CloudMapSource,
   CloudMapApiError,

@@ -6,7 +6,7 @@
  */
 export { DiscoveryError, isDiscoveryError } from './errors';
 export type { AttemptRecord, DiscoveryErrorCode, NetworkErrorCode } from './errors';
-export { UpstreamError } from './upstream';
+export { UpstreamError, classifyError } from './upstream';
 export type { UpstreamFailure } from './upstream';
 export type { EndpointSet } from './endpoint-set';
 export type { Endpoint, Rejection } from './records';
