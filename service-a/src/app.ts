@@ -2,6 +2,7 @@ import { DiscoveryError, UpstreamError } from '@ecs-srv/shared';
 import {
   createBaseApp,
   createServiceMetrics,
+  echoRequestBody,
   methodNotAllowed,
   noStore,
   notFound,
@@ -16,15 +17,12 @@ import {
 } from '@ecs-srv/service-kit';
 import express, { type Express, type Request, type RequestHandler } from 'express';
 import path from 'node:path';
-import { z } from 'zod';
 import type { CallContext, ServiceBApi } from './service-b-client';
 
 const PUBLIC_DIR = path.resolve(__dirname, '../public');
 
-/** Same rule as B's `POST /v1/echo`: A rejects bad input itself instead of forwarding it. */
-export const echoBody = z.strictObject({
-  message: z.string().min(1).max(1024),
-});
+/** Same rule as B's `POST /v1/echo` (one definition in the service kit): A rejects bad input itself. */
+export const echoBody = echoRequestBody;
 
 /** What service-a's app needs from the outside. */
 export interface AppDeps {

@@ -1,4 +1,5 @@
 import {
+  echoRequestBody,
   createBaseApp,
   createServiceMetrics,
   methodNotAllowed,
@@ -11,12 +12,9 @@ import {
   type ServingState,
 } from '@ecs-srv/service-kit';
 import type { Express, RequestHandler } from 'express';
-import { z } from 'zod';
 
-/** Request body of `POST /v1/echo`. */
-export const echoBody = z.strictObject({
-  message: z.string().min(1).max(1024),
-});
+/** Request body of `POST /v1/echo` (the contract, shared with A). */
+export const echoBody = echoRequestBody;
 
 /** What service-b's app needs from the outside. */
 export interface AppDeps {

@@ -29,3 +29,4 @@ export { runService } from './run-service';
 export type { RunServiceOptions, ServiceConfig, ServiceContext, ServiceParts } from './run-service';
 export { fieldErrors, parseBody, requireJson } from './validation';
 export type { FieldError } from './validation';
+export { echoRequestBody } from './contract';
