@@ -164,17 +164,7 @@ export class Cluster {
   }
 
   private async startTask(drainDelayMs: number): Promise<Task> {
-    const n = this.nextAddress++;
-    // One "EC2 instance" address per task: 127.0.10.1, 127.0.10.2 … (all of 127/8 is local on Linux).
-    const address = `127.0.${10 + Math.floor((n - 1) / 250)}.${((n - 1) % 250) + 1}`;
-    const id = randomBytes(16).toString('hex');
-    const svc = await startNodeService(
-      `b-${String(n).padStart(2, '0')}-${id.slice(0, 6)}`,
-      'service-b',
-      { HOST: address, INSTANCE_ID: id, DRAIN_DELAY_MS: String(drainDelayMs) },
-      this.logDir,
-    );
-    const task: Task = { ...svc, id, address, key: `${address}:${svc.port}`, registered: false };
+    const task = await startTaskProcess(this.nextAddress++, drainDelayMs, this.logDir);
     this.tasks.push(task);
     return task;
   }
@@ -193,4 +183,20 @@ export async function pollUntil<T>(
     await sleep(intervalMs);
   }
   return undefined;
+}
+
+/**
+ * Starts B task number `n` as a real process on its own loopback "EC2 instance" address (127.0.10.1,
+ * 127.0.10.2 …: all of 127/8 is local on Linux), logging to `logDir`. Not registered anywhere yet.
+ */
+export async function startTaskProcess(n: number, drainDelayMs: number, logDir: string): Promise<Task> {
+  const address = `127.0.${10 + Math.floor((n - 1) / 250)}.${((n - 1) % 250) + 1}`;
+  const id = randomBytes(16).toString('hex');
+  const svc = await startNodeService(
+    `b-${String(n).padStart(2, '0')}-${id.slice(0, 6)}`,
+    'service-b',
+    { HOST: address, INSTANCE_ID: id, DRAIN_DELAY_MS: String(drainDelayMs) },
+    logDir,
+  );
+  return { ...svc, id, address, key: `${address}:${svc.port}`, registered: false };
 }

@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DevDnsServer } from '@ecs-srv/dev-server';
-import type { DiscoveryView, Task } from './cluster';
+import { startTaskProcess, type DiscoveryView, type Task } from './cluster';
 import { getJson } from './http';
 import { OUTPUT_DIR, killAllChildren, startNodeService, type NodeService } from './processes';
 
@@ -157,17 +156,7 @@ export class DevCluster {
   }
 
   private async startTask(drainDelayMs: number): Promise<Task> {
-    const n = this.nextAddress++;
-    // One "EC2 instance" address per task: 127.0.10.1, 127.0.10.2 … (all of 127/8 is local on Linux).
-    const address = `127.0.${10 + Math.floor((n - 1) / 250)}.${((n - 1) % 250) + 1}`;
-    const id = randomBytes(16).toString('hex');
-    const svc = await startNodeService(
-      `b-${String(n).padStart(2, '0')}-${id.slice(0, 6)}`,
-      'service-b',
-      { HOST: address, INSTANCE_ID: id, DRAIN_DELAY_MS: String(drainDelayMs) },
-      this.logDir,
-    );
-    const task: Task = { ...svc, id, address, key: `${address}:${svc.port}`, registered: false };
+    const task = await startTaskProcess(this.nextAddress++, drainDelayMs, this.logDir);
     this.tasks.push(task);
     return task;
   }

@@ -49,54 +49,35 @@ function upstreamOf(err: unknown): UpstreamError | undefined {
   return cause instanceof UpstreamError ? cause : undefined;
 }
 
+/** The axios client over `transport`. */
+function axiosIntegration(s: Setup, transport: 'undici' | 'http'): Integration {
+  const client = new SrvHttpClient({
+    source: s.resolver,
+    name: NAME,
+    timeoutMs: s.timeoutMs,
+    health: s.health,
+    transport,
+  });
+  return {
+    caller: client.caller,
+    replaysBodies: true,
+    send: async ({ method, path, signal, stream }) => {
+      const { response } = await client.request({
+        method,
+        url: path,
+        data: stream ? Readable.from([BODY]) : method === 'GET' ? undefined : BODY,
+        headers: { 'content-type': 'application/json' },
+        signal,
+      });
+      return { body: response.data };
+    },
+    close: () => client.close(),
+  };
+}
+
 const integrations: Record<string, (s: Setup) => Integration> = {
-  'axios over undici (the default transport)': (s) => {
-    const client = new SrvHttpClient({
-      source: s.resolver,
-      name: NAME,
-      timeoutMs: s.timeoutMs,
-      health: s.health,
-    });
-    return {
-      caller: client.caller,
-      replaysBodies: true,
-      send: async ({ method, path, signal, stream }) => {
-        const { response } = await client.request({
-          method,
-          url: path,
-          data: stream ? Readable.from([BODY]) : method === 'GET' ? undefined : BODY,
-          headers: { 'content-type': 'application/json' },
-          signal,
-        });
-        return { body: response.data };
-      },
-      close: () => client.close(),
-    };
-  },
-  'axios over its http adapter (transport http)': (s) => {
-    const client = new SrvHttpClient({
-      source: s.resolver,
-      name: NAME,
-      timeoutMs: s.timeoutMs,
-      health: s.health,
-      transport: 'http',
-    });
-    return {
-      caller: client.caller,
-      replaysBodies: true,
-      send: async ({ method, path, signal, stream }) => {
-        const { response } = await client.request({
-          method,
-          url: path,
-          data: stream ? Readable.from([BODY]) : method === 'GET' ? undefined : BODY,
-          headers: { 'content-type': 'application/json' },
-          signal,
-        });
-        return { body: response.data };
-      },
-      close: () => client.close(),
-    };
-  },
+  'axios over undici (the default transport)': (s) => axiosIntegration(s, 'undici'),
+  'axios over its http adapter (transport http)': (s) => axiosIntegration(s, 'http'),
   'fetch (undici interceptor)': (s) => {
     const caller = new EndpointCaller({ source: s.resolver, timeoutMs: s.timeoutMs, health: s.health });
     const agent = new Agent({ keepAliveTimeout: 4000 });
