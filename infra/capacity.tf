@@ -5,8 +5,10 @@
 # Each group is also an ECS capacity provider with managed instance draining:
 # when the group removes an instance (scale-in, instance refresh, AZ rebalance,
 # maximum instance lifetime), ECS holds it in a termination lifecycle hook, sets
-# the container instance to DRAINING, lets the services replace its tasks (B's
-# drain and stopTimeout included) and only then lets it terminate.
+# the container instance to DRAINING, lets the services replace its tasks as
+# their minimum/maximum percentages allow (B's drain and stopTimeout included;
+# with 0 %/100 % a task may stop before its replacement runs) and only then
+# lets it terminate.
 #
 # The services keep the seed's launch_type = "EC2": a service takes either a
 # launch type or a capacity provider strategy, and draining is a property of the

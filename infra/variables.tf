@@ -69,8 +69,9 @@ variable "alb_ingress_cidrs" {
   default     = []
 
   validation {
-    condition     = alltrue([for cidr in var.alb_ingress_cidrs : can(cidrnetmask(cidr))])
-    error_message = "Every entry of alb_ingress_cidrs must be an IPv4 CIDR block such as 203.0.113.0/24."
+    # A network address: no host bits set (203.0.113.7/24 is refused by the provider at plan).
+    condition     = alltrue([for cidr in var.alb_ingress_cidrs : can(cidrnetmask(cidr)) && can(cidrsubnet(cidr, 0, 0)) && try(cidrsubnet(cidr, 0, 0) == cidr, false)])
+    error_message = "Every entry of alb_ingress_cidrs must be an IPv4 network in CIDR form such as 203.0.113.0/24 (no host bits set)."
   }
 }
 
@@ -124,6 +125,11 @@ variable "capacity" {
     condition     = alltrue([for c in values(var.capacity) : c.min_size <= c.desired_capacity && c.desired_capacity <= c.max_size])
     error_message = "For each task type: min_size <= desired_capacity <= max_size."
   }
+
+  validation {
+    condition     = alltrue([for c in values(var.capacity) : c.min_size >= 0 && c.max_size >= 1 && floor(c.min_size) == c.min_size && floor(c.max_size) == c.max_size && floor(c.desired_capacity) == c.desired_capacity])
+    error_message = "For each task type: whole numbers, min_size >= 0 and max_size >= 1."
+  }
 }
 
 variable "ecs_ami_ssm_parameter" {
@@ -168,24 +174,44 @@ variable "service_a_desired_count" {
   type        = number
   description = "Number of service A tasks."
   default     = 1
+
+  validation {
+    condition     = var.service_a_desired_count >= 0 && floor(var.service_a_desired_count) == var.service_a_desired_count
+    error_message = "service_a_desired_count must be a whole number >= 0."
+  }
 }
 
 variable "service_b_desired_count" {
   type        = number
   description = "Number of service B tasks, i.e. SRV records under service_b.ecs.internal. The seed runs 1; two or more let A fail over when a task stops."
   default     = 2
+
+  validation {
+    condition     = var.service_b_desired_count >= 0 && floor(var.service_b_desired_count) == var.service_b_desired_count
+    error_message = "service_b_desired_count must be a whole number >= 0."
+  }
 }
 
 variable "service_a_memory_mib" {
   type        = number
   description = "Hard memory limit of A's container, in MiB (the container is killed above it)."
   default     = 256
+
+  validation {
+    condition     = var.service_a_memory_mib >= 6 && floor(var.service_a_memory_mib) == var.service_a_memory_mib
+    error_message = "service_a_memory_mib must be a whole number of MiB, at least 6 (ECS's minimum for a container)."
+  }
 }
 
 variable "service_b_memory_mib" {
   type        = number
   description = "Hard memory limit of B's container, in MiB (the container is killed above it)."
   default     = 256
+
+  validation {
+    condition     = var.service_b_memory_mib >= 6 && floor(var.service_b_memory_mib) == var.service_b_memory_mib
+    error_message = "service_b_memory_mib must be a whole number of MiB, at least 6 (ECS's minimum for a container)."
+  }
 }
 
 variable "service_b_drain_delay_ms" {

@@ -226,3 +226,38 @@ run "retention_cloudwatch_rejects" {
   }
   expect_failures = [var.log_retention_days]
 }
+
+run "alb_cidr_with_host_bits" {
+  command = plan
+  variables {
+    alb_ingress_cidrs = ["203.0.113.7/24"]
+  }
+  expect_failures = [var.alb_ingress_cidrs]
+}
+
+run "capacity_negative_or_empty" {
+  command = plan
+  variables {
+    capacity = {
+      service_a = { min_size = -1, desired_capacity = -1, max_size = 0 }
+      service_b = {}
+    }
+  }
+  expect_failures = [var.capacity]
+}
+
+run "desired_count_negative" {
+  command = plan
+  variables {
+    service_b_desired_count = -3
+  }
+  expect_failures = [var.service_b_desired_count]
+}
+
+run "memory_below_the_ecs_minimum" {
+  command = plan
+  variables {
+    service_a_memory_mib = 4
+  }
+  expect_failures = [var.service_a_memory_mib]
+}
