@@ -80,9 +80,22 @@ function table(r) {
     `| failoverFailedRequests (SIGKILL 1 of 3 B tasks under load) | ${r.failoverFailedRequests} of ${r.failoverSent} | 0 | ${ok(r.failoverFailedRequests === 0)} |`,
     `| time until the killed task was ejected | ${r.ejectedAfterMs ?? 'not seen'} ms | | |`,
     `| rssMiB (A's peak RSS under load) | ${r.rssMiB} | | |`,
+    ...reachRows(r),
     '',
   ];
   return lines.filter((l, i) => l !== '' || lines[i - 1] !== '').join('\n');
+}
+
+/** Rows of the reach measure (issue #11), when the run has it. */
+function reachRows(r) {
+  const x = r.reach;
+  if (!x) return [];
+  const window = `${x.steadyWindowSeconds} s of light traffic after the load`;
+  return [
+    `| tasksReachedDns: B tasks that served during ${x.loadSeconds} s of load, A on DNS (8-record answers) | ${x.tasksReachedDns} of ${x.tasksRegistered} (${x.failedDns}/${x.sentDns} failed) | (the ceiling) | |`,
+    `| tasksReachedApi: same, A on the Cloud Map API | ${x.tasksReachedApi} of ${x.tasksRegistered} (${x.failedApi}/${x.sentApi} failed) | all | ${ok(x.tasksReachedApi === x.tasksRegistered && x.failedApi === 0)} |`,
+    `| apiCallsPer10s: Cloud Map API calls of one A in steady state (${window}) | ${x.apiCallsPer10s} (revision ${x.apiCallsByOperationPer10s.DiscoverInstancesRevision}, full ${x.apiCallsByOperationPer10s.DiscoverInstances}) | ≤ 3 | ${ok(x.apiCallsPer10s <= 3)} |`,
+  ];
 }
 
 /** How far several runs agree: per ratio, each run's median and max − min. */

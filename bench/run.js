@@ -11,7 +11,9 @@
 //   depend on how the scheduler shared the cores;
 // - the load generator (wrk, else autocannon) runs in its own process; with ≥ 2 cores the measured A is
 //   pinned alone to CPU 0, and B, HAProxy, the load generator and this script to CPU 1 (BENCH_PIN=0: off).
-// Every load is bounded in time (BENCH_SECONDS per round, BENCH_ROUNDS rounds); about 4 minutes in all.
+// Then reach (bench/reach.js): 20 B tasks through DNS's 8-record answers and through the Cloud Map API,
+// and the API source's calls per 10 s in steady state.
+// Every load is bounded in time (BENCH_SECONDS per round, BENCH_ROUNDS rounds); about 6 minutes in all.
 'use strict';
 
 const { promises: dns } = require('node:dns');
@@ -21,6 +23,7 @@ const path = require('node:path');
 const { SrvResolver } = require('../shared/dist');
 const { DevDnsServer } = require('../shared/dev-server/dist');
 const lib = require('./lib');
+const { measureReach } = require('./reach');
 const { table } = require('./report');
 
 const { CPU_A, cpuMicros, launch, load, median, percentile, round2, sleep } = lib;
@@ -304,6 +307,12 @@ async function main() {
   await sleep(500);
   const failover = await measureFailover(discovery.port, bs[2]);
 
+  // Reach (issue #11): its own dev server, 20 B tasks and two A's (DNS, Cloud Map API); ~100 s.
+  await lib.stop(discovery.child);
+  for (const b of bs) await lib.stop(b.child);
+  log('reach: 20 B tasks through DNS (8-record answers) and through the Cloud Map API…');
+  const reach = await measureReach({ log });
+
   const v1 = summarize(runs1);
   const v2 = summarize(runs2);
   const spread = {
@@ -355,6 +364,10 @@ async function main() {
     },
     ...failover,
     rssMiB,
+    tasksReachedDns: reach.tasksReachedDns,
+    tasksReachedApi: reach.tasksReachedApi,
+    apiCallsPer10s: reach.apiCallsPer10s,
+    reach,
     axiosRatio: spread.axiosRatio.median,
     axiosCpuRatio: spread.axiosCpuRatio.median,
     peerThroughputRatio: spread.peerThroughputRatio?.median ?? null,
@@ -377,8 +390,6 @@ async function main() {
   fs.mkdirSync(path.join(__dirname, 'results'), { recursive: true });
   fs.writeFileSync(path.join(__dirname, 'results', 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(table(results));
-  await lib.stop(discovery.child);
-  for (const b of bs) await lib.stop(b.child);
   await devDns.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 }

@@ -1,11 +1,14 @@
 // service-a calling B at a fixed URL through a bare node:http keep-alive Agent (no axios): the baseline
-// for the HTTP client's overhead. Same app and routes as the product. Env: PORT, SERVICE_B_URL.
+// for the HTTP client's overhead. Everything else is the product's: the same runService (config checks,
+// pino-http request logger, Prometheus metrics), app and routes; only how B is reached differs.
+// Env: as service-a with SERVICE_B_URL set (PORT, HOST, LOG_LEVEL…).
 'use strict';
 
 const http = require('node:http');
 const { UpstreamError } = require('../../shared/dist');
-const { startServer } = require('../../shared/kit/dist');
+const { runService } = require('../../shared/kit/dist');
 const { createApp } = require('../../service-a/dist/app');
+const { loadConfig } = require('../../service-a/dist/config');
 const { ServiceBClient } = require('../../service-a/dist/service-b-client');
 
 const base = new URL(process.env.SERVICE_B_URL);
@@ -52,11 +55,18 @@ function send(config) {
   });
 }
 
-const state = { draining: false };
-const app = createApp({
-  state,
-  logger: { error: (obj) => console.error(obj) },
-  serviceB: new ServiceBClient(send),
-  discovery: () => ({ mode: 'node-http' }),
+runService({
+  service: 'service-a',
+  loadConfig,
+  setup: ({ state, logger, metrics, requestLogger }) => ({
+    app: createApp({
+      state,
+      logger,
+      serviceB: new ServiceBClient(send),
+      discovery: () => ({ mode: 'node-http', url: base.href, names: [] }),
+      metrics,
+      requestLogger,
+    }),
+    close: () => agent.destroy(),
+  }),
 });
-void startServer(app, { port: Number(process.env.PORT ?? 0), host: '127.0.0.1', state });

@@ -1,4 +1,4 @@
-import { UpstreamError, classifyError } from '@ecs-srv/shared';
+import { UpstreamError, callWithDeadline, classifyError } from '@ecs-srv/shared';
 import { SrvHttpClient, createUndiciAdapter, toUpstreamError } from '@ecs-srv/shared/axios';
 import axios, { AxiosError, type AxiosRequestConfig } from 'axios';
 import http from 'node:http';
@@ -104,25 +104,17 @@ export function sendToFixedUrl(
   });
   return {
     send: async (config) => {
-      const timeout = AbortSignal.timeout(options.timeoutMs);
-      const caller = config.signal as AbortSignal | undefined;
-      const signal = caller ? AbortSignal.any([caller, timeout]) : timeout;
-      try {
-        return { data: (await instance.request({ ...config, signal })).data, endpoint: baseUrl.host };
-      } catch (err) {
-        if (err instanceof UpstreamError) throw err;
-        if (timeout.aborted) {
-          const message = `${baseUrl.host} did not answer in ${options.timeoutMs} ms`;
-          throw new UpstreamError('timeout', 'ETIMEDOUT', baseUrl.host, message, { cause: err });
-        }
-        if (caller?.aborted) {
-          const message = `the caller cancelled the call to ${baseUrl.host}`;
-          throw new UpstreamError('cancelled', 'ECANCELLED', baseUrl.host, message, { cause: err });
-        }
-        throw err instanceof AxiosError
-          ? toUpstreamError(err, baseUrl.host)
-          : classifyError(err, baseUrl.host);
-      }
+      const data = await callWithDeadline(
+        async (signal) => (await instance.request({ ...config, signal })).data as unknown,
+        {
+          endpoint: baseUrl.host,
+          timeoutMs: options.timeoutMs,
+          signal: config.signal as AbortSignal | undefined,
+          classify: (err) =>
+            err instanceof AxiosError ? toUpstreamError(err, baseUrl.host) : classifyError(err, baseUrl.host),
+        },
+      );
+      return { data, endpoint: baseUrl.host };
     },
     close: () => {
       agent?.destroy();

@@ -1,5 +1,6 @@
 import { DevDnsServer } from '@ecs-srv/dev-server';
 import { createServiceMetrics, startServer, type RunningServer } from '@ecs-srv/service-kit';
+import net from 'node:net';
 import request from 'supertest';
 import { createApp as createB } from '../../service-b/src/app';
 import { createApp } from '../src/app';
@@ -158,6 +159,32 @@ describe('service-a through SRV discovery to real service-b servers', () => {
     const res = await request(makeA({ SERVICE_B_URL: `http://127.0.0.1:${port}` })).get('/api/whoami');
     expect(res.status).toBe(502);
     expect(res.body.code).toBe('ECONNREFUSED');
+  });
+
+  it('when SERVICE_B_URL answers too slowly, then 504 ETIMEDOUT at UPSTREAM_TIMEOUT_MS and the socket is closed', async () => {
+    const sockets = new Set<net.Socket>();
+    // Accepts, reads and never answers (a wedged task).
+    const silent = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('data', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as net.AddressInfo;
+    try {
+      const a = makeA({ SERVICE_B_URL: `http://127.0.0.1:${port}`, UPSTREAM_TIMEOUT_MS: '300' });
+      const started = Date.now();
+      const res = await request(a).get('/api/whoami');
+      expect(res.status).toBe(504);
+      expect(res.body.code).toBe('ETIMEDOUT');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+      const until = Date.now() + 5000;
+      while (sockets.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      expect(sockets.size).toBe(0); // the aborted exchange does not keep B's socket
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it('when every task is deregistered, then A answers 503 with code ENOTFOUND', async () => {

@@ -11,6 +11,7 @@ export const {
   CloudMapSource,
   CloudMapApiError,
   EndpointCaller,
+  callWithDeadline,
   EndpointHealth,
   formatServer,
   parseServerList,

@@ -192,35 +192,20 @@ export class EndpointCaller {
   }
 
   /** One attempt at `endpoint`, its whole exchange within `attemptMs`, as an UpstreamError on failure. */
-  private async attempt<T>(
+  private attempt<T>(
     fn: EndpointCall<T>,
     endpoint: Endpoint,
     attemptMs: number,
     callerSignal: AbortSignal | undefined,
     classify: CallOptions['classify'],
   ): Promise<T> {
-    const where = `${endpoint.target} (${endpoint.key})`;
-    const controller = new AbortController();
-    const timer = setTimeout(() => {
-      const message = `${where} did not answer in ${attemptMs} ms`;
-      controller.abort(new UpstreamError('timeout', 'ETIMEDOUT', endpoint.key, message));
-    }, attemptMs);
-    const onCallerAbort = (): void => {
-      const message = `the caller cancelled the call to ${where}`;
-      controller.abort(new UpstreamError('cancelled', 'ECANCELLED', endpoint.key, message));
-    };
-    if (callerSignal?.aborted) onCallerAbort();
-    else callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
-    try {
-      return await fn(endpoint, controller.signal);
-    } catch (err) {
-      if (err instanceof UpstreamError && err.responseStarted) throw err; // classified by fn itself
-      if (controller.signal.aborted) throw controller.signal.reason as UpstreamError;
-      throw classify ? classify(err, endpoint) : classifyError(err, endpoint.key, endpoint.target);
-    } finally {
-      clearTimeout(timer);
-      callerSignal?.removeEventListener('abort', onCallerAbort);
-    }
+    return callWithDeadline((signal) => fn(endpoint, signal), {
+      endpoint: endpoint.key,
+      target: endpoint.target,
+      timeoutMs: attemptMs,
+      signal: callerSignal,
+      classify: classify && ((err) => classify(err, endpoint)),
+    });
   }
 
   /**
@@ -257,5 +242,60 @@ export class EndpointCaller {
       clearTimeout(timer);
       callerSignal?.removeEventListener('abort', onCallerAbort);
     }
+  }
+}
+
+/** Options of `callWithDeadline`. */
+export interface DeadlineOptions {
+  /** `address:port` called (the UpstreamError's `endpoint`). */
+  endpoint: string;
+  /** Its name for messages. @default endpoint */
+  target?: string;
+  /** Time the whole exchange may take, ms. */
+  timeoutMs: number;
+  /** The caller's signal: aborting it cancels the call. */
+  signal?: AbortSignal;
+  /** Turns what `work` threw into an UpstreamError. @default `classifyError` */
+  classify?: (err: unknown) => UpstreamError;
+}
+
+/**
+ * Runs `work` with one signal that aborts at the deadline (reason: UpstreamError `timeout`, ETIMEDOUT) or
+ * when the caller's signal does (`cancelled`, ECANCELLED; `work` is not called at all when it already has),
+ * and turns any failure into an UpstreamError.
+ * One AbortController and one timer per call: cheaper than `AbortSignal.any([caller,
+ * AbortSignal.timeout(ms)])`, which costs tens of µs per call on Node 20 and keeps every timer alive
+ * until it fires. Each attempt of `EndpointCaller` runs through it; so can a call to a fixed URL.
+ * @throws {UpstreamError}
+ */
+export async function callWithDeadline<T>(
+  work: (signal: AbortSignal) => Promise<T>,
+  options: DeadlineOptions,
+): Promise<T> {
+  const { endpoint, timeoutMs, signal: callerSignal, classify } = options;
+  const target = options.target ?? endpoint;
+  const where = target === endpoint ? endpoint : `${target} (${endpoint})`;
+  if (callerSignal?.aborted) {
+    throw new UpstreamError('cancelled', 'ECANCELLED', endpoint, `the caller cancelled the call to ${where}`);
+  }
+  const controller = new AbortController();
+  const timer = setTimeout(() => {
+    const message = `${where} did not answer in ${timeoutMs} ms`;
+    controller.abort(new UpstreamError('timeout', 'ETIMEDOUT', endpoint, message));
+  }, timeoutMs);
+  const onCallerAbort = (): void => {
+    const message = `the caller cancelled the call to ${where}`;
+    controller.abort(new UpstreamError('cancelled', 'ECANCELLED', endpoint, message));
+  };
+  callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+  try {
+    return await work(controller.signal);
+  } catch (err) {
+    if (err instanceof UpstreamError && err.responseStarted) throw err; // classified by work itself
+    if (controller.signal.aborted) throw controller.signal.reason as UpstreamError;
+    throw classify ? classify(err) : classifyError(err, endpoint, target);
+  } finally {
+    clearTimeout(timer);
+    callerSignal?.removeEventListener('abort', onCallerAbort);
   }
 }

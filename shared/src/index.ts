@@ -34,8 +34,14 @@ export type {
   SourceKind,
   SourceStats,
 } from './source';
-export { EndpointCaller } from './caller';
-export type { CallOptions, CallerStats, EndpointCall, EndpointCallerOptions } from './caller';
+export { EndpointCaller, callWithDeadline } from './caller';
+export type {
+  CallOptions,
+  CallerStats,
+  DeadlineOptions,
+  EndpointCall,
+  EndpointCallerOptions,
+} from './caller';
 export { EndpointHealth } from './health';
 export type { EndpointHealthEvents, EndpointHealthOptions, EndpointHealthState } from './health';
 export { formatServer, parseServerList } from './wire/servers';

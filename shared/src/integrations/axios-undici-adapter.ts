@@ -1,11 +1,11 @@
-import {
+import axios, {
   AxiosError,
   AxiosHeaders,
   type AxiosAdapter,
   type AxiosResponse,
   type InternalAxiosRequestConfig,
 } from 'axios';
-import type { Agent as UndiciAgent } from 'undici';
+import type { Agent as UndiciAgent, Dispatcher } from 'undici';
 import { UpstreamError } from '../upstream';
 
 /** Settings of the undici transport under axios. */
@@ -20,13 +20,54 @@ export interface UndiciAdapterOptions {
   maxResponseBytes: number;
 }
 
+/** Where a request goes in undici's terms. */
+interface Target {
+  origin: string;
+  /** host[:port] of the origin, for error messages. */
+  host: string;
+  path: string;
+}
+
+/** A baseURL taken apart once: origin, host for messages, and its path as written. */
+interface Base {
+  origin: string;
+  host: string;
+  path: string;
+}
+
+/** Parsed base URLs (one per endpoint in practice); cleared when it grows past this many. */
+const BASE_CACHE_LIMIT = 1024;
+/** axios's test for an absolute URL (a scheme, or protocol-relative `//`). */
+const ABSOLUTE_URL = /^([a-z][a-z\d+\-.]*:)?\/\//i;
+/** Characters URL parsing leaves as they are in a path and query (no spaces, quotes, `\\`, `#`…). */
+const SAFE_PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$/;
+/** `.` or `..` segments, which URL parsing would resolve. */
+const DOT_SEGMENT = /(^|\/)\.{1,2}(\/|\?|$)/;
+
+/** `http(s)://authority/path` with no query or fragment; null for anything else (slow path). */
+function parseBase(baseURL: string): Base | null {
+  const m = /^(https?:\/\/[^/?#\\]+)([^?#\\]*)$/i.exec(baseURL);
+  if (!m) return null;
+  try {
+    const parsed = new URL(baseURL);
+    return { origin: parsed.origin, host: parsed.host, path: m[2] ?? '' };
+  } catch {
+    return null; // the slow path reports it as axios would
+  }
+}
+
 /**
- * An axios adapter on undici: the request axios built (headers, serialized body) is sent with undici's
- * `Agent#request` (a keep-alive pool per origin, no redirects, no proxy), the body read up to the size
- * limit, and the answer handed back for axios to parse and check as usual. axios stays the API; its own
- * http adapter (follow-redirects aside, a stream pipeline per response) costs more CPU per call than the
- * rest of A's request (measured in `npm run bench`). Returns undefined when undici (an optional peer) is
- * not installed, and the client then keeps axios's http adapter.
+ * An axios adapter on undici: the request axios built (headers, serialized body) is dispatched on
+ * undici's `Agent` (a keep-alive pool per origin, no redirects, no proxy) with a handler that collects
+ * the body up to the size limit, and the answer is handed back for axios to parse and check as usual.
+ * axios stays the API. Why a raw dispatch handler rather than `Agent#request`: `request` wraps every
+ * body in a Readable stream, and axios's own http adapter (a stream pipeline per response, follow-redirects
+ * aside) costs more CPU per call than the rest of A's request; `npm run bench` shows the difference as
+ * `axiosRatio`. Returns undefined when undici (an optional peer) is not installed, and the client then
+ * keeps axios's http adapter.
+ *
+ * Requests with `params`, an absolute `url` or no `baseURL` fall back to axios's own URL building
+ * (`getUri`); anything else costs no URL parsing per request.
  */
 export function createUndiciAdapter(
   options: UndiciAdapterOptions,
@@ -47,52 +88,194 @@ export function createUndiciAdapter(
     headersTimeout: 0,
     bodyTimeout: 0,
   });
-  const adapter: AxiosAdapter = async (config: InternalAxiosRequestConfig): Promise<AxiosResponse> => {
-    const url = new URL(config.url ?? '/', config.baseURL);
-    const headers: Record<string, string> = {};
-    for (const [key, value] of Object.entries(AxiosHeaders.from(config.headers).toJSON())) {
-      if (value !== undefined && value !== null) headers[key.toLowerCase()] = String(value);
+  const bases = new Map<string, Base | null>();
+
+  const targetOf = (config: InternalAxiosRequestConfig): Target => {
+    const url = config.url ?? '';
+    const { baseURL } = config;
+    const fast =
+      config.params === undefined &&
+      baseURL !== undefined &&
+      baseURL !== '' &&
+      !(ABSOLUTE_URL.test(url) && config.allowAbsoluteUrls !== false);
+    let base = fast ? bases.get(baseURL) : null;
+    if (fast && base === undefined) {
+      base = parseBase(baseURL);
+      if (bases.size >= BASE_CACHE_LIMIT) bases.clear();
+      bases.set(baseURL, base);
     }
-    const res = await agent.request({
-      origin: url.origin,
-      path: `${url.pathname}${url.search}`,
-      method: (config.method ?? 'get').toUpperCase() as 'GET',
-      headers,
-      body: config.data as string | Buffer | undefined,
-      signal: config.signal as AbortSignal | undefined,
-    });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body) {
-      size += (chunk as Buffer).length;
-      if (size > options.maxResponseBytes) {
-        res.body.destroy();
-        throw new UpstreamError(
-          'bad-response',
-          'ERESPONSETOOLARGE',
-          url.host,
-          `${String(headers.host ?? url.host)} (${url.host}) sent a response larger than ${options.maxResponseBytes} bytes`,
-        );
+    if (base) {
+      // axios's combineURLs: the base less its trailing slashes, '/', the url less its leading ones.
+      const path = url ? `${base.path.replace(/\/+$/, '')}/${url.replace(/^\/+/, '')}` : base.path;
+      // Taken as it is only when WHATWG URL parsing (what axios's http adapter sends) would not change it.
+      if (SAFE_PATH.test(path) && !DOT_SEGMENT.test(path)) {
+        return { origin: base.origin, host: base.host, path: path || '/' };
       }
-      chunks.push(chunk as Buffer);
     }
-    const response: AxiosResponse = {
-      data: Buffer.concat(chunks).toString('utf8'),
-      status: res.statusCode,
-      statusText: '',
-      headers: AxiosHeaders.from(res.headers as Record<string, string>),
-      config,
-      request: {},
-    };
-    const validate = config.validateStatus;
-    if (!validate || validate(res.statusCode)) return response;
-    throw new AxiosError(
-      `Request failed with status code ${res.statusCode}`,
-      res.statusCode >= 500 ? AxiosError.ERR_BAD_RESPONSE : AxiosError.ERR_BAD_REQUEST,
-      config,
-      response.request,
-      response,
-    );
+    const full = new URL(axiosUri(config));
+    return { origin: full.origin, host: full.host, path: `${full.pathname}${full.search}` };
+  };
+
+  const adapter: AxiosAdapter = (config: InternalAxiosRequestConfig): Promise<AxiosResponse> => {
+    const { origin, host, path } = targetOf(config);
+    // What AxiosHeaders#toJSON(true) gives, in one pass: its own keys are the header names.
+    const headers: Record<string, string> = {};
+    const given = (config.headers ?? {}) as unknown as Record<string, unknown>;
+    for (const key of Object.keys(given)) {
+      const value = given[key];
+      if (value === undefined || value === null || value === false) continue;
+      headers[key.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+    }
+    return new Promise<AxiosResponse>((resolve, reject) => {
+      const handler = new CollectingHandler(
+        options.maxResponseBytes,
+        config.signal as AbortSignal | undefined,
+        () => `${String(headers.host ?? host)} (${host})`,
+        host,
+        (status, resHeaders, body) => {
+          const response: AxiosResponse = {
+            data: body,
+            status,
+            statusText: '',
+            headers: new AxiosHeaders(resHeaders as Record<string, string>),
+            config,
+            request: {},
+          };
+          const validate = config.validateStatus;
+          if (!validate || validate(status)) {
+            resolve(response);
+            return;
+          }
+          reject(
+            new AxiosError(
+              `Request failed with status code ${status}`,
+              status >= 500 ? AxiosError.ERR_BAD_RESPONSE : AxiosError.ERR_BAD_REQUEST,
+              config,
+              response.request,
+              response,
+            ),
+          );
+        },
+        reject,
+      );
+      if (handler.settled) return; // the signal had already aborted
+      try {
+        agent.dispatch(
+          {
+            origin,
+            path,
+            method: (config.method ?? 'get').toUpperCase() as Dispatcher.HttpMethod,
+            headers,
+            body: (config.data as string | Buffer | undefined) ?? null,
+          },
+          handler,
+        );
+      } catch (err) {
+        handler.fail(err);
+      }
+    });
   };
   return { adapter, close: () => agent.close() };
+}
+
+/** axios's own URL for a request (base, url, params, paramsSerializer, allowAbsoluteUrls). */
+function axiosUri(config: InternalAxiosRequestConfig): string {
+  return axios.getUri({
+    baseURL: config.baseURL,
+    url: config.url,
+    params: config.params as unknown,
+    paramsSerializer: config.paramsSerializer,
+    allowAbsoluteUrls: config.allowAbsoluteUrls,
+  });
+}
+
+/**
+ * undici dispatch handler that keeps the whole body in memory up to `limit` bytes. Settles once: with
+ * the answer, with undici's error, with the caller's abort reason (at once, even while the request
+ * still waits for a connection), or with ERESPONSETOOLARGE.
+ */
+class CollectingHandler implements Dispatcher.DispatchHandler {
+  settled = false;
+  private controller?: Dispatcher.DispatchController;
+  private status = 0;
+  private headers: Record<string, string | string[]> = {};
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private readonly onAbort?: () => void;
+
+  constructor(
+    private readonly limit: number,
+    private readonly signal: AbortSignal | undefined,
+    private readonly where: () => string,
+    private readonly host: string,
+    private readonly done: (status: number, headers: Record<string, string | string[]>, body: string) => void,
+    private readonly failed: (err: unknown) => void,
+  ) {
+    if (signal?.aborted) {
+      this.fail(signal.reason);
+    } else if (signal) {
+      this.onAbort = () => {
+        this.controller?.abort(signal.reason);
+        this.fail(signal.reason);
+      };
+      signal.addEventListener('abort', this.onAbort, { once: true });
+    }
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.settled) controller.abort(this.signal?.reason ?? new Error('aborted'));
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[]>,
+  ): void {
+    this.status = statusCode;
+    this.headers = headers;
+    const declared = Number(headers['content-length']);
+    if (declared > this.limit) this.tooLarge(controller);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.settled) return;
+    this.size += chunk.length;
+    if (this.size > this.limit) this.tooLarge(controller);
+    else this.chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    if (this.settled) return;
+    this.settle();
+    const body = Buffer.concat(this.chunks, this.size).toString('utf8');
+    this.done(this.status, this.headers, body);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.fail(err);
+  }
+
+  /** Rejects with `err` unless already settled. */
+  fail(err: unknown): void {
+    if (this.settled) return;
+    this.settle();
+    this.failed(err);
+  }
+
+  private tooLarge(controller: Dispatcher.DispatchController): void {
+    const err = new UpstreamError(
+      'bad-response',
+      'ERESPONSETOOLARGE',
+      this.host,
+      `${this.where()} sent a response larger than ${this.limit} bytes`,
+    );
+    this.fail(err);
+    controller.abort(err);
+  }
+
+  private settle(): void {
+    this.settled = true;
+    if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
+  }
 }
