@@ -161,6 +161,20 @@ function cpuMicros(pid) {
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
 }
 
+/**
+ * CPU time the hypervisor gave to others while this VM wanted it (the `steal` column of /proc/stat, all
+ * CPUs), seconds since boot; 0 where the kernel does not report it. Stolen time lands in whichever
+ * process was running, so rounds with steal measure the host, not the variant.
+ */
+function stealSeconds() {
+  try {
+    const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+    return Number(cpu[8] ?? 0) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
 /** VmRSS and VmHWM (peak) of a process, MiB. */
 function rss(pid) {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -339,5 +353,6 @@ module.exports = {
   rss,
   sleep,
   startHaproxy,
+  stealSeconds,
   stop,
 };

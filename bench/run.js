@@ -58,6 +58,7 @@ async function rounds(variants, dnsServer) {
       // Let the previous variant finish requests the load generator abandoned.
       await sleep(300);
       const queriesBefore = dnsServer.stats().queries;
+      const stealBefore = lib.stealSeconds();
       const cpuBefore = v.pids.map(cpuMicros);
       const r = await load(`http://127.0.0.1:${v.port}/api/whoami`, {
         seconds: ROUND_SECONDS,
@@ -74,6 +75,7 @@ async function rounds(variants, dnsServer) {
         queries: dnsServer.stats().queries - queriesBefore,
         cpuUsPerRequest: cpu.reduce((a, b) => a + b, 0) / Math.max(1, r.requests),
         cpuUsPerRequestEach: cpu.map((c) => c / Math.max(1, r.requests)),
+        stealSeconds: lib.stealSeconds() - stealBefore,
       });
     }
     log(
@@ -96,6 +98,7 @@ function summarize(runs) {
         cpuUsPerRequest: Math.round(median(rs.map((r) => r.cpuUsPerRequest))),
         failed: rs.reduce((n, r) => n + r.failed, 0),
         sent: rs.reduce((n, r) => n + r.sent, 0),
+        stealSeconds: round2(rs.reduce((n, r) => n + r.stealSeconds, 0)),
         // Over all rounds together: a refresh every ~7.6 s makes per-round counts of short windows jumpy.
         queriesPer10s: (rs.reduce((n, r) => n + r.queries, 0) / rs.reduce((n, r) => n + r.seconds, 0)) * 10,
       },
