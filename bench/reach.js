@@ -13,8 +13,8 @@
 // - API calls are counted at the dev server (its per-operation stats), over a 60 s window after the load,
 //   with light traffic keeping the name in use: the poll runs every 5 s ± 20 %, so shorter windows would
 //   make a per-10 s figure jump by whole calls, and the source also lists in full (one DiscoverInstances)
-//   every 60 s as a safety net (fullRefreshMs), which the window then includes: 10/60 ≈ 0.17 calls per
-//   10 s on top of the ~2 revision polls.
+//   every 60 s as a safety net (fullRefreshMs), which the window then includes: that listing takes the
+//   place of a revision poll, so ~2 calls per 10 s in all, ≈ 0.17 of them full listings.
 // Everything runs on 127.0.0.1; every wait, loop and request is bounded in count and time.
 'use strict';
 
@@ -33,8 +33,11 @@ const CONNECTIONS = 32;
  */
 const STEADY_SECONDS = 60;
 const STEADY_INTERVAL_MS = 100;
-/** B tasks started at once: each start costs a Node boot on the one "rest" core. */
-const LAUNCH_BATCH = 5;
+/**
+ * B tasks started at once: one. lib.launch picks a free port by binding and closing it before the child
+ * binds it, so tasks started together could be handed the same port and counted twice.
+ */
+const LAUNCH_BATCH = 1;
 /** Longest wait for an A to hold its set (the API source lists on first use; DNS answers at once). */
 const SET_TIMEOUT_MS = 20_000;
 /** Time limit of each request this module sends itself (/metrics, /discovery, light traffic). */

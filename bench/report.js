@@ -98,6 +98,8 @@ function table(r) {
 function reachRows(r) {
   const x = r.reach;
   if (!x) return [];
+  if (x.error)
+    return [`| reach (tasksReachedDns, tasksReachedApi, apiCallsPer10s) | not measured: ${x.error} | | |`];
   const window = `${x.steadyWindowSeconds} s of light traffic after the load`;
   return [
     `| tasksReachedDns: B tasks that served during ${x.loadSeconds} s of load, A on DNS (8-record answers) | ${x.tasksReachedDns} of ${x.tasksRegistered} (${x.failedDns}/${x.sentDns} failed) | (the ceiling) | |`,

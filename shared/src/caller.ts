@@ -245,6 +245,9 @@ export class EndpointCaller {
   }
 }
 
+/** The longest delay a Node timer takes (longer ones fire after 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Options of `callWithDeadline`. */
 export interface DeadlineOptions {
   /** `address:port` called (the UpstreamError's `endpoint`). */
@@ -266,13 +269,16 @@ export interface DeadlineOptions {
  * One AbortController and one timer per call: cheaper than `AbortSignal.any([caller,
  * AbortSignal.timeout(ms)])`, which costs tens of µs per call on Node 20 and keeps every timer alive
  * until it fires. Each attempt of `EndpointCaller` runs through it; so can a call to a fixed URL.
- * @throws {UpstreamError}
+ * @throws {TypeError} for a `timeoutMs` that is not an integer from 1 to 2³¹ − 1; {UpstreamError}
  */
 export async function callWithDeadline<T>(
   work: (signal: AbortSignal) => Promise<T>,
   options: DeadlineOptions,
 ): Promise<T> {
   const { endpoint, timeoutMs, signal: callerSignal, classify } = options;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMER_MS) {
+    throw new TypeError(`timeoutMs must be an integer from 1 to ${MAX_TIMER_MS}, got ${String(timeoutMs)}`);
+  }
   const target = options.target ?? endpoint;
   const where = target === endpoint ? endpoint : `${target} (${endpoint})`;
   if (callerSignal?.aborted) {

@@ -1,4 +1,5 @@
 import axios, { AxiosError, AxiosHeaders, type AxiosInstance } from 'axios';
+import { getEventListeners } from 'node:events';
 import { UpstreamError } from '../src';
 
 import { createUndiciAdapter } from '../src/axios';
@@ -67,6 +68,10 @@ describe('createUndiciAdapter', () => {
       ['/api///', 'v1/x'],
       ['/api', '/v1/./x/../y'],
       ['/api', '/v1/a b?c=d e'],
+      ['/api', '/%2e%2e/x'],
+      ['/api', '/v1/.%2E/x'],
+      ['', "/x?a='b'"],
+      ['', "/it's"],
       ['/api/', ''],
       ['', ''],
       ['', '/v1'],
@@ -140,11 +145,11 @@ describe('createUndiciAdapter', () => {
     let wrote = 0;
     const s = await server((_req, res) => {
       res.writeHead(200, { 'content-length': String(10_000_000) });
-      // Dribble: had the client waited for the body, this would take far longer than the test.
+      // Dribble: counting bytes, the client would need ~20 s to pass the limit.
       const timer = setInterval(() => {
         wrote++;
-        if (!res.write('x'.repeat(100))) clearInterval(timer);
-      }, 100);
+        if (!res.write('x'.repeat(10))) clearInterval(timer);
+      }, 200);
       res.on('close', () => clearInterval(timer));
     });
     const started = Date.now();
@@ -153,8 +158,70 @@ describe('createUndiciAdapter', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamError);
     expect((err as UpstreamError).code).toBe('ERESPONSETOOLARGE');
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(wrote).toBeLessThanOrEqual(5);
+  });
+
+  it('when a HEAD answer declares a length over the limit, then it succeeds (there is no body)', async () => {
+    const s = await server((_req, res) => {
+      res.writeHead(200, { 'content-length': '200000' });
+      res.end();
+    });
+    const head = await client({ maxResponseBytes: 1000 }).head(`http://127.0.0.1:${s.port}/`);
+    expect([head.status, head.headers['content-length']]).toEqual([200, '200000']);
+  });
+
+  it("when axios's maxContentLength is below the adapter's limit, then it is the limit", async () => {
+    const s = await server((_req, res) => res.end('x'.repeat(500)));
+    const err = await client({ maxResponseBytes: 65_536 }, { maxContentLength: 100 })
+      .get(`http://127.0.0.1:${s.port}/`)
+      .catch((e: unknown) => e);
+    expect((err as UpstreamError).code).toBe('ERESPONSETOOLARGE');
+    const ok = await client({ maxResponseBytes: 65_536 }, { maxContentLength: -1 }).get<string>(
+      `http://127.0.0.1:${s.port}/`,
+    );
+    expect(ok.data).toHaveLength(500);
+  });
+
+  it("when axios's timeout passes before the answer, then the call fails with axios's timeout error and the socket is closed", async () => {
+    const s = await server(() => undefined); // never answers
+    const started = Date.now();
+    const err = (await client({}, { transitional: { clarifyTimeoutError: true } })
+      .get(`http://127.0.0.1:${s.port}/`, { timeout: 200 })
+      .catch((e: unknown) => e)) as AxiosError;
+    expect(err).toBeInstanceOf(AxiosError);
+    expect(err.code).toBe(AxiosError.ETIMEDOUT);
     expect(Date.now() - started).toBeLessThan(2000);
-    expect(wrote).toBeLessThan(20);
+    const until = Date.now() + 3000;
+    while ((await s.open()) > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(await s.open()).toBe(0);
+  });
+
+  it('when validateStatus throws, then the call fails with what it threw instead of hanging', async () => {
+    const s = await mirror();
+    const boom = new Error('validateStatus exploded');
+    const err = await client(
+      {},
+      {
+        validateStatus: () => {
+          throw boom;
+        },
+      },
+    )
+      .get(`http://127.0.0.1:${s.port}/`)
+      .catch((e: unknown) => e);
+    expect(err).toBe(boom);
+  });
+
+  it('when responseType is arraybuffer, then binary bytes come back untouched, with the status text', async () => {
+    const bytes = Buffer.from([0xff, 0xfe, 0x00, 0x80]);
+    const s = await server((_req, res) => {
+      res.statusMessage = 'Fine Indeed';
+      res.end(bytes);
+    });
+    const res = await client().get<Buffer>(`http://127.0.0.1:${s.port}/`, { responseType: 'arraybuffer' });
+    expect(Buffer.compare(Buffer.from(res.data), bytes)).toBe(0);
+    expect(res.statusText).toBe('Fine Indeed');
   });
 
   it('when a chunked body grows past the limit, then the call fails with ERESPONSETOOLARGE', async () => {
@@ -201,7 +268,7 @@ describe('createUndiciAdapter', () => {
     expect(s.hits).toBe(1); // the aborted request never reached the server
   });
 
-  it('when the signal aborts mid-body, then the call fails with its reason', async () => {
+  it('when the signal aborts mid-body, then the call is cancelled at once', async () => {
     const s = await server((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.write('partial');
@@ -225,7 +292,18 @@ describe('createUndiciAdapter', () => {
     expect(err.code).toBe('ECONNREFUSED');
   });
 
-  it('when undici refuses a header (upgrade), then the call fails instead of hanging', async () => {
+  it('when a long-lived signal serves many calls, then none leaves a listener on it', async () => {
+    const s = await mirror();
+    const signal = new AbortController().signal;
+    const http = client();
+    for (let i = 0; i < 50; i++) await http.get(`http://127.0.0.1:${s.port}/`, { signal });
+    await http
+      .get(`http://127.0.0.1:${s.port}/`, { signal, timeout: 0, validateStatus: () => false })
+      .catch(() => undefined);
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+  });
+
+  it('when undici refuses a header (upgrade) in its onError path, then the call fails instead of hanging', async () => {
     const s = await mirror();
     const err = await client()
       .get(`http://127.0.0.1:${s.port}/`, { headers: { Upgrade: 'websocket' } })

@@ -35,6 +35,14 @@ describe('callWithDeadline', () => {
     await expect(call).rejects.toMatchObject({ kind: 'cancelled', code: 'ECANCELLED', endpoint: KEY });
   });
 
+  it('when timeoutMs is not an integer a timer can hold, then the call is refused and the work not started', async () => {
+    const work = jest.fn(() => Promise.resolve(1));
+    for (const timeoutMs of [0, -1, 1.5, Infinity, 2 ** 31, Number.NaN]) {
+      await expect(callWithDeadline(work, { endpoint: KEY, timeoutMs })).rejects.toThrow(TypeError);
+    }
+    expect(work).not.toHaveBeenCalled();
+  });
+
   it("when the caller's signal has already aborted, then the work is not started", async () => {
     const work = jest.fn(() => Promise.resolve('never'));
     await expect(

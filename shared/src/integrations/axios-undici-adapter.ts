@@ -39,10 +39,13 @@ interface Base {
 const BASE_CACHE_LIMIT = 1024;
 /** axios's test for an absolute URL (a scheme, or protocol-relative `//`). */
 const ABSOLUTE_URL = /^([a-z][a-z\d+\-.]*:)?\/\//i;
-/** Characters URL parsing leaves as they are in a path and query (no spaces, quotes, `\\`, `#`…). */
-const SAFE_PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$/;
-/** `.` or `..` segments, which URL parsing would resolve. */
-const DOT_SEGMENT = /(^|\/)\.{1,2}(\/|\?|$)/;
+/**
+ * Characters URL parsing leaves as they are in a path and query (no spaces, quotes, `'`, `\\`, `#`…:
+ * `'` is kept in a path but percent-encoded in a query, so it takes the slow path everywhere).
+ */
+const SAFE_PATH = /^[A-Za-z0-9\-._~!$&()*+,;=:@%/?]*$/;
+/** `.` or `..` segments, literal or percent-encoded (`%2e`), which URL parsing would resolve. */
+const DOT_SEGMENT = /(^|\/)(\.|%2e){1,2}(\/|\?|$)/i;
 
 /** `http(s)://authority/path` with no query or fragment; null for anything else (slow path). */
 function parseBase(baseURL: string): Base | null {
@@ -66,8 +69,16 @@ function parseBase(baseURL: string): Base | null {
  * `axiosRatio`. Returns undefined when undici (an optional peer) is not installed, and the client then
  * keeps axios's http adapter.
  *
- * Requests with `params`, an absolute `url` or no `baseURL` fall back to axios's own URL building
- * (`getUri`); anything else costs no URL parsing per request.
+ * Requests with `params`, an absolute `url`, no `baseURL` or a path URL parsing would change fall back to
+ * axios's own URL building (`getUri`); anything else costs no URL parsing per request.
+ *
+ * Of axios's request config it honours `url`, `baseURL`, `params`, `paramsSerializer`,
+ * `allowAbsoluteUrls`, `method`, `headers`, `data` (string, Buffer, typed array, stream), `signal`,
+ * `timeout` (the whole exchange), `maxContentLength` (only below the adapter's own `maxResponseBytes`; past
+ * either the call fails with an UpstreamError `ERESPONSETOOLARGE`), `validateStatus` and `responseType`
+ * `arraybuffer` (a Buffer; any other type gets the body as a UTF-8 string for axios to parse). It ignores
+ * `auth` and credentials in the URL (set `Authorization` yourself), `cancelToken` (use `signal`),
+ * proxies, redirects, decompression and `FormData` bodies; array header values are joined with `, `.
  */
 export function createUndiciAdapter(
   options: UndiciAdapterOptions,
@@ -126,17 +137,32 @@ export function createUndiciAdapter(
       if (value === undefined || value === null || value === false) continue;
       headers[key.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
     }
+    const method = (config.method ?? 'get').toUpperCase() as Dispatcher.HttpMethod;
+    // axios's maxContentLength (-1: none) can only lower the transport's own limit.
+    const wanted = config.maxContentLength;
+    const limit =
+      typeof wanted === 'number' && wanted > -1
+        ? Math.min(wanted, options.maxResponseBytes)
+        : options.maxResponseBytes;
     return new Promise<AxiosResponse>((resolve, reject) => {
-      const handler = new CollectingHandler(
-        options.maxResponseBytes,
-        config.signal as AbortSignal | undefined,
-        () => `${String(headers.host ?? host)} (${host})`,
+      const handler = new CollectingHandler({
+        limit,
+        bodyless: method === 'HEAD',
+        signal: config.signal as AbortSignal | undefined,
+        timeoutMs: config.timeout ?? 0,
+        timeoutError: () =>
+          new AxiosError(
+            `timeout of ${config.timeout}ms exceeded`,
+            config.transitional?.clarifyTimeoutError ? AxiosError.ETIMEDOUT : AxiosError.ECONNABORTED,
+            config,
+          ),
+        where: () => `${String(headers.host ?? host)} (${host})`,
         host,
-        (status, resHeaders, body) => {
+        done: (status, statusText, resHeaders, body) => {
           const response: AxiosResponse = {
-            data: body,
+            data: config.responseType === 'arraybuffer' ? body : body.toString('utf8'),
             status,
-            statusText: '',
+            statusText,
             headers: new AxiosHeaders(resHeaders as Record<string, string>),
             config,
             request: {},
@@ -149,25 +175,20 @@ export function createUndiciAdapter(
           reject(
             new AxiosError(
               `Request failed with status code ${status}`,
-              status >= 500 ? AxiosError.ERR_BAD_RESPONSE : AxiosError.ERR_BAD_REQUEST,
+              // axios's settle: 4xx a bad request, anything else it refuses a bad response.
+              status >= 400 && status < 500 ? AxiosError.ERR_BAD_REQUEST : AxiosError.ERR_BAD_RESPONSE,
               config,
               response.request,
               response,
             ),
           );
         },
-        reject,
-      );
+        failed: reject,
+      });
       if (handler.settled) return; // the signal had already aborted
       try {
         agent.dispatch(
-          {
-            origin,
-            path,
-            method: (config.method ?? 'get').toUpperCase() as Dispatcher.HttpMethod,
-            headers,
-            body: (config.data as string | Buffer | undefined) ?? null,
-          },
+          { origin, path, method, headers, body: (config.data as string | Buffer | undefined) ?? null },
           handler,
         );
       } catch (err) {
@@ -189,67 +210,92 @@ function axiosUri(config: InternalAxiosRequestConfig): string {
   });
 }
 
+/** What a CollectingHandler needs to know about its request. */
+interface CollectingOptions {
+  /** Largest body kept, bytes. */
+  limit: number;
+  /** A HEAD request: its answer has no body, whatever its Content-Length says. */
+  bodyless: boolean;
+  signal: AbortSignal | undefined;
+  /** axios's `timeout` (0: none): the whole exchange, as axios's http adapter counts it. */
+  timeoutMs: number;
+  timeoutError: () => Error;
+  /** "name (address)" for messages, built only when needed. */
+  where: () => string;
+  host: string;
+  done: (
+    status: number,
+    statusText: string,
+    headers: Record<string, string | string[]>,
+    body: Buffer,
+  ) => void;
+  failed: (err: unknown) => void;
+}
+
 /**
  * undici dispatch handler that keeps the whole body in memory up to `limit` bytes. Settles once: with
- * the answer, with undici's error, with the caller's abort reason (at once, even while the request
- * still waits for a connection), or with ERESPONSETOOLARGE.
+ * the answer (or whatever building it threw), with undici's error, with the caller's abort reason (at
+ * once, even while the request still waits for a connection), at axios's `timeout`, or with
+ * ERESPONSETOOLARGE (at the head already when a body is expected and its declared length is over).
  */
 class CollectingHandler implements Dispatcher.DispatchHandler {
   settled = false;
   private controller?: Dispatcher.DispatchController;
   private status = 0;
+  private statusText = '';
   private headers: Record<string, string | string[]> = {};
   private readonly chunks: Buffer[] = [];
   private size = 0;
   private readonly onAbort?: () => void;
+  private readonly timer?: NodeJS.Timeout;
 
-  constructor(
-    private readonly limit: number,
-    private readonly signal: AbortSignal | undefined,
-    private readonly where: () => string,
-    private readonly host: string,
-    private readonly done: (status: number, headers: Record<string, string | string[]>, body: string) => void,
-    private readonly failed: (err: unknown) => void,
-  ) {
+  constructor(private readonly o: CollectingOptions) {
+    const { signal } = o;
     if (signal?.aborted) {
       this.fail(signal.reason);
-    } else if (signal) {
-      this.onAbort = () => {
-        this.controller?.abort(signal.reason);
-        this.fail(signal.reason);
-      };
+      return;
+    }
+    if (signal) {
+      this.onAbort = () => this.abort(signal.reason);
       signal.addEventListener('abort', this.onAbort, { once: true });
     }
+    if (o.timeoutMs > 0) this.timer = setTimeout(() => this.abort(o.timeoutError()), o.timeoutMs);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.settled) controller.abort(this.signal?.reason ?? new Error('aborted'));
+    if (this.settled) controller.abort(this.o.signal?.reason ?? new Error('aborted'));
   }
 
   onResponseStart(
     controller: Dispatcher.DispatchController,
     statusCode: number,
     headers: Record<string, string | string[]>,
+    statusMessage?: string,
   ): void {
     this.status = statusCode;
+    this.statusText = statusMessage ?? '';
     this.headers = headers;
-    const declared = Number(headers['content-length']);
-    if (declared > this.limit) this.tooLarge(controller);
+    // HEAD, 204 and 304 answers declare a length they do not send (1xx never reach here).
+    const bodyless = this.o.bodyless || statusCode === 204 || statusCode === 304;
+    if (!bodyless && Number(headers['content-length']) > this.o.limit) this.tooLarge(controller);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.settled) return;
     this.size += chunk.length;
-    if (this.size > this.limit) this.tooLarge(controller);
+    if (this.size > this.o.limit) this.tooLarge(controller);
     else this.chunks.push(chunk);
   }
 
   onResponseEnd(): void {
     if (this.settled) return;
     this.settle();
-    const body = Buffer.concat(this.chunks, this.size).toString('utf8');
-    this.done(this.status, this.headers, body);
+    try {
+      this.o.done(this.status, this.statusText, this.headers, Buffer.concat(this.chunks, this.size));
+    } catch (err) {
+      this.o.failed(err); // e.g. a validateStatus that throws: the call must still end
+    }
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
@@ -260,15 +306,21 @@ class CollectingHandler implements Dispatcher.DispatchHandler {
   fail(err: unknown): void {
     if (this.settled) return;
     this.settle();
-    this.failed(err);
+    this.o.failed(err);
+  }
+
+  /** Ends the exchange (now, or as soon as it starts) and rejects with `reason`. */
+  private abort(reason: unknown): void {
+    this.controller?.abort(reason as Error);
+    this.fail(reason);
   }
 
   private tooLarge(controller: Dispatcher.DispatchController): void {
     const err = new UpstreamError(
       'bad-response',
       'ERESPONSETOOLARGE',
-      this.host,
-      `${this.where()} sent a response larger than ${this.limit} bytes`,
+      this.o.host,
+      `${this.o.where()} sent a response larger than ${this.o.limit} bytes`,
     );
     this.fail(err);
     controller.abort(err);
@@ -276,6 +328,7 @@ class CollectingHandler implements Dispatcher.DispatchHandler {
 
   private settle(): void {
     this.settled = true;
-    if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
+    if (this.timer) clearTimeout(this.timer);
+    if (this.onAbort) this.o.signal?.removeEventListener('abort', this.onAbort);
   }
 }
