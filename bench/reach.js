@@ -33,11 +33,6 @@ const CONNECTIONS = 32;
  */
 const STEADY_SECONDS = 60;
 const STEADY_INTERVAL_MS = 100;
-/**
- * B tasks started at once: one. lib.launch picks a free port by binding and closing it before the child
- * binds it, so tasks started together could be handed the same port and counted twice.
- */
-const LAUNCH_BATCH = 1;
 /** Longest wait for an A to hold its set (the API source lists on first use; DNS answers at once). */
 const SET_TIMEOUT_MS = 20_000;
 /** Time limit of each request this module sends itself (/metrics, /discovery, light traffic). */
@@ -168,20 +163,11 @@ async function measureReach({ log = () => undefined } = {}) {
   const as = [];
   try {
     log(`reach: starting ${TASKS} B tasks…`);
-    for (let i = 0; i < TASKS; i += LAUNCH_BATCH) {
-      const batch = await Promise.allSettled(
-        Array.from({ length: Math.min(LAUNCH_BATCH, TASKS - i) }, async (_, j) => {
-          const id = `reach${String(i + j).padStart(2, '0')}-${process.pid.toString(16)}`;
-          return {
-            id,
-            ...(await launch('service-b/dist/main.js', { INSTANCE_ID: id, DRAIN_DELAY_MS: '0' })),
-          };
-        }),
-      );
-      // Keep every task that started, so that `finally` stops it even when another in the batch failed.
-      for (const r of batch) if (r.status === 'fulfilled') bs.push(r.value);
-      const failure = batch.find((r) => r.status === 'rejected');
-      if (failure) throw failure.reason;
+    // One at a time: lib.launch picks a free port by binding and closing it before the child binds it,
+    // so tasks started together could be handed the same port and counted twice.
+    for (let i = 0; i < TASKS; i++) {
+      const id = `reach${String(i).padStart(2, '0')}-${process.pid.toString(16)}`;
+      bs.push({ id, ...(await launch('service-b/dist/main.js', { INSTANCE_ID: id, DRAIN_DELAY_MS: '0' })) });
     }
     // One registration per task feeds both sides: DNS answers 8 random ones, the API lists all 20.
     for (const b of bs) devDns.register(b.id, '127.0.0.1', b.port);
