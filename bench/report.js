@@ -50,7 +50,7 @@ function table(r) {
   const peer = r.peer;
   const lines = [
     `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}, load average at the end ${r.machine.loadAverage?.join(' ') ?? '?'}; ${r.date}`,
-    `CPU stolen by the hypervisor during the measured rounds (/proc/stat, both cores): ${stolen(r)}; rounds with steal measure the host as much as the variant.`,
+    `CPU stolen by the hypervisor during the measured rounds (/proc/stat, summed over all ${r.machine.cores} CPUs, not only A's): ${stolen(r)}; rounds with steal measure the host as much as the variant.`,
     `Load: ${s.loadGenerator} in its own process, ${s.connections} connections, GET /api/whoami; every variant warmed ${s.warmSeconds} s, then ${s.rounds} interleaved rounds × ${s.roundSeconds} s (order rotating); figures are medians over rounds, ratios are taken per round and shown as **median** (min–max). CPU pinning: ${s.pinning}. CPU is utime + stime from /proc/<pid>/stat.`,
     '',
     '| A variant | req/s | p50 ms | p99 ms | CPU µs/request | failed/sent |',

@@ -5,6 +5,16 @@ import type { Endpoint } from './records';
 import type { EndpointSource } from './source';
 import { CONNECT_CODES, UpstreamError, classifyError, type UpstreamFailure } from './upstream';
 
+/** The longest delay a Node timer takes (longer ones fire after 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** `value` (or `fallback`) as a positive integer a timer can hold. @throws {TypeError} */
+function timerMs(option: string, value: number | undefined, fallback: number): number {
+  const ms = positiveInt(option, value, fallback);
+  if (ms > MAX_TIMER_MS) throw new TypeError(`${option} must be at most ${MAX_TIMER_MS} ms, got ${ms}`);
+  return ms;
+}
+
 /** Options of `EndpointCaller` (and of every HTTP integration built on it). */
 export interface EndpointCallerOptions {
   /** Where endpoints come from: an `SrvResolver` (DNS) or a `CloudMapSource` (the Cloud Map API). */
@@ -89,8 +99,8 @@ export class EndpointCaller {
   constructor(options: EndpointCallerOptions) {
     if (!options?.source) throw new TypeError('source is required');
     this.source = options.source;
-    this.timeoutMs = positiveInt('timeoutMs', options.timeoutMs, 5000);
-    this.budgetMs = positiveInt('budgetMs', options.budgetMs, 2 * this.timeoutMs);
+    this.timeoutMs = timerMs('timeoutMs', options.timeoutMs, 5000);
+    this.budgetMs = timerMs('budgetMs', options.budgetMs, Math.min(MAX_TIMER_MS, 2 * this.timeoutMs));
     this.maxAttempts = positiveInt('maxAttempts', options.maxAttempts, 3);
     this.health = new EndpointHealth(options.health);
     this.health.on('eject', () => this.counters.ejections++);
@@ -141,7 +151,9 @@ export class EndpointCaller {
         health.reportSuccess(endpoint);
         return { result, endpoint };
       } catch (err) {
-        const failure = err as UpstreamError;
+        // Anything but an UpstreamError (a bug, a bad option) says nothing about the endpoint.
+        if (!(err instanceof UpstreamError)) throw err;
+        const failure = err;
         if (failure.kind === 'cancelled') {
           this.counters.failures.cancelled++;
           throw failure; // the caller left: nothing learnt about the endpoint
@@ -244,9 +256,6 @@ export class EndpointCaller {
     }
   }
 }
-
-/** The longest delay a Node timer takes (longer ones fire after 1 ms). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Options of `callWithDeadline`. */
 export interface DeadlineOptions {

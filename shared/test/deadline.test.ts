@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events';
-import { UpstreamError, callWithDeadline } from '../src';
+import { EndpointCaller, UpstreamError, callWithDeadline, type Endpoint, type EndpointSource } from '../src';
 
 /** `callWithDeadline`: the deadline and cancellation under every EndpointCaller attempt and fixed-URL call. */
 describe('callWithDeadline', () => {
@@ -80,5 +80,28 @@ describe('callWithDeadline', () => {
     // A leftover 60 s timer would keep this test's process alive: jest's open-handle check, and below.
     const handles = (process as unknown as { getActiveResourcesInfo(): string[] }).getActiveResourcesInfo();
     expect(handles.filter((h) => h === 'Timeout').length).toBeLessThan(5);
+  });
+
+  it('when the work throws something that is not an UpstreamError inside EndpointCaller, then it is passed on and the endpoint keeps its health', async () => {
+    const endpoint = { key: KEY, target: 'b.ecs.internal', address: '10.0.0.5', port: 32768 } as Endpoint;
+    const source = {
+      on: () => source,
+      off: () => source,
+      pickCached: () => endpoint,
+      endGrace: () => undefined,
+    } as unknown as EndpointSource;
+    const caller = new EndpointCaller({ source, health: { ejectAfterFailures: 1 } });
+    const bug = new RangeError('a bug in the work');
+    const classify = (): UpstreamError => {
+      throw bug; // what a broken classify (or any non-UpstreamError) does
+    };
+    for (let i = 0; i < 3; i++) {
+      await expect(
+        caller.withEndpoint('b.ecs.internal', () => Promise.reject(new Error('x')), { classify }),
+      ).rejects.toBe(bug);
+    }
+    expect(caller.health.isAvailable(endpoint)).toBe(true);
+    expect(caller.stats().ejections).toBe(0);
+    caller.close();
   });
 });

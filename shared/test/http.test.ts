@@ -189,5 +189,10 @@ describe('SrvHttpClient (real HTTP servers and DNS on 127.0.0.1)', () => {
     closers.push(() => resolver.close());
     expect(() => new SrvHttpClient({ resolver, name: NAME, timeoutMs: 0 })).toThrow(/timeoutMs/);
     expect(() => new SrvHttpClient({ resolver, name: '' })).toThrow(/name/);
+    // Longer than a timer can hold: refused here, not at every call (where it would eject healthy tasks).
+    expect(() => new SrvHttpClient({ resolver, name: NAME, timeoutMs: 2 ** 31 })).toThrow(/timeoutMs/);
+    expect(() => new SrvHttpClient({ resolver, name: NAME, budgetMs: 2 ** 31 })).toThrow(/budgetMs/);
+    const longest = new SrvHttpClient({ resolver, name: NAME, timeoutMs: 2 ** 31 - 1 });
+    closers.push(() => longest.close()); // its default budget (2 × timeoutMs) is capped, not refused
   });
 });

@@ -78,6 +78,7 @@ function parseBase(baseURL: string): Base | null {
  * either the call fails with an UpstreamError `ERESPONSETOOLARGE`), `validateStatus` and `responseType`
  * `arraybuffer` (a Buffer; any other type gets the body as a UTF-8 string for axios to parse). It ignores
  * `auth` and credentials in the URL (set `Authorization` yourself), `cancelToken` (use `signal`),
+ * `timeoutErrorMessage`,
  * proxies, redirects, decompression and `FormData` bodies; array header values are joined with `, `.
  */
 export function createUndiciAdapter(
@@ -149,7 +150,8 @@ export function createUndiciAdapter(
         limit,
         bodyless: method === 'HEAD',
         signal: config.signal as AbortSignal | undefined,
-        timeoutMs: config.timeout ?? 0,
+        // A timeout a timer cannot hold (Infinity, NaN, ≥ 2³¹ ms) is no timeout.
+        timeoutMs: Number.isInteger(config.timeout) && config.timeout! < 2 ** 31 ? config.timeout! : 0,
         timeoutError: () =>
           new AxiosError(
             `timeout of ${config.timeout}ms exceeded`,
@@ -217,7 +219,7 @@ interface CollectingOptions {
   /** A HEAD request: its answer has no body, whatever its Content-Length says. */
   bodyless: boolean;
   signal: AbortSignal | undefined;
-  /** axios's `timeout` (0: none): the whole exchange, as axios's http adapter counts it. */
+  /** axios's `timeout` (0: none), here for the whole exchange (axios's http adapter: connect, then idle). */
   timeoutMs: number;
   timeoutError: () => Error;
   /** "name (address)" for messages, built only when needed. */
