@@ -96,7 +96,8 @@ export function sendToFixedUrl(
     baseURL: baseUrl.origin,
     httpAgent: agent,
     decompress: false,
-    headers: { 'Accept-Encoding': 'identity' },
+    // The undici adapter asks for no compression itself.
+    ...(undici ? {} : { headers: { 'Accept-Encoding': 'identity' } }),
     maxContentLength: options.maxResponseBytes,
     maxRedirects: 0,
     proxy: false,

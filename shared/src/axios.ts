@@ -3,6 +3,6 @@
  * `import { SrvHttpClient } from '@ecs-srv/shared/axios'` (axios is an optional peer dependency).
  */
 export { SrvHttpClient, toUpstreamError } from './http';
-export { createUndiciAdapter } from './integrations/axios-undici-adapter';
+export { SRV_HOST, createUndiciAdapter } from './integrations/axios-undici-adapter';
 export type { UndiciAdapterOptions } from './integrations/axios-undici-adapter';
 export type { HttpClientStats, SrvHttpClientOptions, SrvRequestConfig } from './http';

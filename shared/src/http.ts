@@ -6,7 +6,7 @@ import type { EndpointHealth, EndpointHealthOptions } from './health';
 import { positiveInt } from './options';
 import type { Endpoint } from './records';
 import type { EndpointSource } from './source';
-import { createUndiciAdapter } from './integrations/axios-undici-adapter';
+import { SRV_HOST, createUndiciAdapter } from './integrations/axios-undici-adapter';
 import { UpstreamError, classifyError, isReplayableBody } from './upstream';
 import { invalidNameReason } from './wire/message';
 
@@ -169,9 +169,10 @@ export class SrvHttpClient {
       // The upstream comes from discovery only: an absolute url must not pick another host.
       allowAbsoluteUrls: false,
       // Calls between tasks in one VPC gain nothing from compression; asking for none spares axios its
-      // decompression pipeline (measured: ~5% less CPU per call).
+      // decompression pipeline (measured: ~5% less CPU per call). The undici transport asks for none
+      // itself, sparing axios a header to carry.
       decompress: false,
-      headers: { 'Accept-Encoding': 'identity' },
+      ...(undici ? {} : { headers: { 'Accept-Encoding': 'identity' } }),
       // maxRedirects 0: never follow a redirect elsewhere, and axios then uses Node's http directly
       // instead of follow-redirects (much faster).
       maxRedirects: 0,
@@ -207,16 +208,26 @@ export class SrvHttpClient {
     }
     const { idempotent, signal, ...axiosConfig } = config;
     const method = (config.method ?? 'GET').toUpperCase();
-    const send: EndpointCall<AxiosResponse<T>> = (endpoint, attemptSignal) =>
-      this.axios.request<T>({
-        ...axiosConfig,
-        signal: attemptSignal,
-        baseURL: `http://${endpoint.key}`,
-        headers: {
-          ...(axiosConfig.headers as Record<string, string> | undefined),
-          Host: `${endpoint.target}:${endpoint.port}`,
-        },
-      });
+    const send: EndpointCall<AxiosResponse<T>> =
+      this.transport === 'undici'
+        ? // The Host goes to the adapter beside axios's headers (see SRV_HOST): cheaper per call.
+          (endpoint, attemptSignal) =>
+            this.axios.request<T>({
+              ...axiosConfig,
+              signal: attemptSignal,
+              baseURL: `http://${endpoint.key}`,
+              [SRV_HOST]: `${endpoint.target}:${endpoint.port}`,
+            } as AxiosRequestConfig)
+        : (endpoint, attemptSignal) =>
+            this.axios.request<T>({
+              ...axiosConfig,
+              signal: attemptSignal,
+              baseURL: `http://${endpoint.key}`,
+              headers: {
+                ...(axiosConfig.headers as Record<string, string> | undefined),
+                Host: `${endpoint.target}:${endpoint.port}`,
+              },
+            });
     const { result, endpoint } = await this.caller.withEndpoint(this.name, send, {
       idempotent: idempotent ?? IDEMPOTENT.has(method),
       replayable: isReplayableBody(axiosConfig.data),

@@ -116,6 +116,61 @@ describe('createUndiciAdapter', () => {
     expect(res.headers['x-seen']).toBe('yes');
   });
 
+  it('when the answer has repeated, padded and odd-cased headers, then axios sees them as its own http adapter gives them', async () => {
+    const s = await server((_req, res) => {
+      res.setHeader('Set-Cookie', ['a=1', 'b=2']);
+      res.setHeader('X-Padded', '  v  ');
+      res.setHeader('X-MiXeD', 'Case');
+      res.setHeader('content-type', 'application/json');
+      res.end('{"ok":true}');
+    });
+    const url = `http://127.0.0.1:${s.port}/h`;
+    const ours = await client().get(url);
+    const theirs = await axios.get(url, { adapter: 'http', proxy: false, maxRedirects: 0 });
+    const comparable = (h: InstanceType<typeof AxiosHeaders>): Record<string, unknown> => {
+      const json = h.toJSON() as Record<string, unknown>;
+      delete json.date; // the two answers came a moment apart
+      return json;
+    };
+    expect(ours.headers).toBeInstanceOf(AxiosHeaders);
+    expect(comparable(ours.headers as InstanceType<typeof AxiosHeaders>)).toEqual(
+      comparable(theirs.headers as InstanceType<typeof AxiosHeaders>),
+    );
+    expect(ours.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+    expect((ours.headers as InstanceType<typeof AxiosHeaders>).get('X-Mixed')).toBe('Case');
+    expect(ours.data).toEqual({ ok: true });
+  });
+
+  it('when the answer has a __proto__ header, then it is a header like any other and the prototype stays', async () => {
+    const s = await server((_req, res) => {
+      res.setHeader('__proto__', 'p');
+      res.end('{}');
+    });
+    const res = await client().get(`http://127.0.0.1:${s.port}/p`);
+    expect((res.headers as InstanceType<typeof AxiosHeaders>).get('__proto__')).toBe('p');
+    expect(Object.getPrototypeOf(res.headers)).toBe(AxiosHeaders.prototype);
+    expect(res.headers).toBeInstanceOf(AxiosHeaders);
+  });
+
+  it('when no Accept-Encoding is given, then identity is asked for; a given one is sent as it is', async () => {
+    const s = await mirror();
+    const url = `http://127.0.0.1:${s.port}/e`;
+    type Seen = { headers: Record<string, string> };
+    expect((await client().get<Seen>(url)).data.headers['accept-encoding']).toBe('identity');
+    const given = await client().get<Seen>(url, { headers: { 'Accept-Encoding': 'gzip' } });
+    expect(given.data.headers['accept-encoding']).toBe('gzip');
+  });
+
+  it('when the config carries srvHost, then it is the Host sent, over a Host among the headers', async () => {
+    const s = await mirror();
+    type Seen = { headers: Record<string, string> };
+    const config = { headers: { Host: 'theirs.example:1' }, srvHost: 'task-1.ecs.internal:32768' };
+    const res = await client().get<Seen>(`http://127.0.0.1:${s.port}/h`, config);
+    expect(res.data.headers.host).toBe('task-1.ecs.internal:32768');
+    const without = await client().get<Seen>(`http://127.0.0.1:${s.port}/h`);
+    expect(without.data.headers.host).toBe(`127.0.0.1:${s.port}`);
+  });
+
   it('when the body comes in many chunks, then it arrives whole', async () => {
     const text = 'x'.repeat(50_000);
     const s = await server((_req, res) => {

@@ -82,6 +82,19 @@ describe('SrvHttpClient (real HTTP servers and DNS on 127.0.0.1)', () => {
     expect(dns.count('SRV')).toBe(1);
   });
 
+  it.each(['undici', 'http'] as const)(
+    'when the transport is %s, then the Host is the SRV target over a Host the caller gave, and no compression is asked for',
+    async (transport) => {
+      const b = track(await backend('b'));
+      const { client } = await setup([['task1', b.port]], { transport });
+      expect(client.transport).toBe(transport);
+      await client.request({ url: '/v1/whoami', headers: { Host: 'elsewhere.example:1' } });
+      await client.request({ url: '/v1/whoami' });
+      expect(b.hosts).toEqual([`task1.${NAME}:${b.port}`, `task1.${NAME}:${b.port}`]);
+      expect(b.encodings).toEqual(['identity', 'identity']);
+    },
+  );
+
   it('when one endpoint refuses connections, then GET and POST are retried on the other and succeed', async () => {
     const live = track(await backend('live'));
     const dead = await refusedPort();

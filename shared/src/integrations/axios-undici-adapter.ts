@@ -35,6 +35,12 @@ interface Base {
   path: string;
 }
 
+/**
+ * A request config key (a string: axios keeps it through its config merge) whose value the adapter sends
+ * as the `Host` header, over any `Host` among the headers. SrvHttpClient's way to name the SRV target.
+ */
+export const SRV_HOST = 'srvHost';
+
 /** Parsed base URLs (one per endpoint in practice); cleared when it grows past this many. */
 const BASE_CACHE_LIMIT = 1024;
 /** axios's test for an absolute URL (a scheme, or protocol-relative `//`). */
@@ -80,6 +86,7 @@ function parseBase(baseURL: string): Base | null {
  * `auth` and credentials in the URL (set `Authorization` yourself), `cancelToken` (use `signal`),
  * `timeoutErrorMessage`,
  * proxies, redirects, decompression and `FormData` bodies; array header values are joined with `, `.
+ * It never decompresses: without an `Accept-Encoding` among the headers it sends `identity`.
  */
 export function createUndiciAdapter(
   options: UndiciAdapterOptions,
@@ -138,6 +145,14 @@ export function createUndiciAdapter(
       if (value === undefined || value === null || value === false) continue;
       headers[key.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
     }
+    // The Host SrvHttpClient sends (the SRV target), handed over beside axios's headers: every header
+    // axios carries costs it a merge, a concat and two O(n²) normalizations per call (measured: the Host
+    // header alone was ~2.5 % of A's CPU per request).
+    const srvHost = (config as { [SRV_HOST]?: unknown })[SRV_HOST];
+    if (typeof srvHost === 'string') headers.host = srvHost;
+    // The adapter never decompresses, so unless told otherwise it asks for no compression itself (one
+    // header fewer for axios to carry).
+    headers['accept-encoding'] ??= 'identity';
     const method = (config.method ?? 'get').toUpperCase() as Dispatcher.HttpMethod;
     // axios's maxContentLength (-1: none) can only lower the transport's own limit.
     const wanted = config.maxContentLength;
@@ -165,7 +180,7 @@ export function createUndiciAdapter(
             data: config.responseType === 'arraybuffer' ? body : body.toString('utf8'),
             status,
             statusText,
-            headers: new AxiosHeaders(resHeaders as Record<string, string>),
+            headers: responseHeaders(resHeaders),
             config,
             request: {},
           };
@@ -199,6 +214,19 @@ export function createUndiciAdapter(
     });
   };
   return { adapter, close: () => agent.close() };
+}
+
+/**
+ * The response's headers as AxiosHeaders, copied as undici parsed them (names lower-cased, values
+ * strings or arrays): axios normalizes them itself (values sanitized, names trimmed) in transformData,
+ * before anyone sees them, so `set`'s per-header lookups would only repeat that work. A `__proto__`
+ * header goes through `set`, which keeps it out of the prototype.
+ */
+function responseHeaders(parsed: Record<string, string | string[]>): InstanceType<typeof AxiosHeaders> {
+  if (Object.hasOwn(parsed, '__proto__')) return new AxiosHeaders(parsed as Record<string, string>);
+  const headers = new AxiosHeaders() as InstanceType<typeof AxiosHeaders> & Record<string, unknown>;
+  for (const name of Object.keys(parsed)) headers[name] = parsed[name]!;
+  return headers;
 }
 
 /** axios's own URL for a request (base, url, params, paramsSerializer, allowAbsoluteUrls). */
