@@ -120,6 +120,8 @@ export class SrvHttpClient {
   private readonly agent?: ConnectTimeoutAgent;
   private readonly closeTransport?: () => Promise<void>;
   private readonly name: string;
+  /** Per endpoint (object; gone with it), what `addressOf` made. */
+  private readonly addresses = new WeakMap<Endpoint, { baseURL: string; host: string }>();
 
   /** @throws {TypeError} naming an invalid option. */
   constructor(options: SrvHttpClientOptions) {
@@ -211,23 +213,24 @@ export class SrvHttpClient {
     const send: EndpointCall<AxiosResponse<T>> =
       this.transport === 'undici'
         ? // The Host goes to the adapter beside axios's headers (see SRV_HOST): cheaper per call.
-          (endpoint, attemptSignal) =>
-            this.axios.request<T>({
+          (endpoint, attemptSignal) => {
+            const { baseURL, host } = this.addressOf(endpoint);
+            return this.axios.request<T>({
               ...axiosConfig,
               signal: attemptSignal,
-              baseURL: `http://${endpoint.key}`,
-              [SRV_HOST]: `${endpoint.target}:${endpoint.port}`,
-            } as AxiosRequestConfig)
-        : (endpoint, attemptSignal) =>
-            this.axios.request<T>({
+              baseURL,
+              [SRV_HOST]: host,
+            } as AxiosRequestConfig);
+          }
+        : (endpoint, attemptSignal) => {
+            const { baseURL, host } = this.addressOf(endpoint);
+            return this.axios.request<T>({
               ...axiosConfig,
               signal: attemptSignal,
-              baseURL: `http://${endpoint.key}`,
-              headers: {
-                ...(axiosConfig.headers as Record<string, string> | undefined),
-                Host: `${endpoint.target}:${endpoint.port}`,
-              },
+              baseURL,
+              headers: { ...(axiosConfig.headers as Record<string, string> | undefined), Host: host },
             });
+          };
     const { result, endpoint } = await this.caller.withEndpoint(this.name, send, {
       idempotent: idempotent ?? IDEMPOTENT.has(method),
       replayable: isReplayableBody(axiosConfig.data),
@@ -239,6 +242,19 @@ export class SrvHttpClient {
           : classifyError(err, e.key, e.target),
     });
     return { response: result, endpoint };
+  }
+
+  /**
+   * The base URL (its address) and Host (its SRV target) of calls to `endpoint`, made once per endpoint:
+   * the same strings every call, not new ones for the adapter's base-URL cache to hash each time.
+   */
+  private addressOf(endpoint: Endpoint): { baseURL: string; host: string } {
+    let address = this.addresses.get(endpoint);
+    if (address === undefined) {
+      address = { baseURL: `http://${endpoint.key}`, host: `${endpoint.target}:${endpoint.port}` };
+      this.addresses.set(endpoint, address);
+    }
+    return address;
   }
 
   /**
