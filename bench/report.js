@@ -32,11 +32,27 @@ function fmtRatio(r, name) {
   return `**${s.median.toFixed(2)}** (${s.min.toFixed(2)}–${s.max.toFixed(2)})`;
 }
 
-/** Seconds of steal over every variant's measured rounds, or 'not recorded' (older results). */
+/** Seconds of steal during the measured rounds, or 'not recorded' (older results). */
 function stolen(r) {
+  if (typeof r.stealSeconds === 'number') return `${r.stealSeconds.toFixed(2)} s`;
+  // Results from before variants ran together: each variant's rounds were its own.
   const xs = Object.values(r.variants ?? {}).map((v) => v.stealSeconds);
   if (xs.some((x) => x === undefined)) return 'not recorded';
   return `${xs.reduce((a, b) => a + b, 0).toFixed(2)} s`;
+}
+
+/** How the rounds were run, in words. */
+function schedule(s) {
+  if (s.pairs === undefined) {
+    return `every variant warmed ${s.warmSeconds} s, then ${s.rounds} interleaved rounds × ${s.roundSeconds} s (order rotating)`;
+  }
+  return (
+    `each ratio's two variants run at the same time, sharing CPU 0, each under its own load generator ` +
+    `(pairs: ${s.pairs.join(', ')}), so that the VM's drift slows both alike; a variant's req/s is what ` +
+    `it served while sharing the core (the scheduler's split is close to, not exactly, half), its CPU ` +
+    `µs/request does not depend on the share. Every ` +
+    `pair warmed together ${s.warmPairSeconds} s right before its ${s.rounds} rounds × ${s.roundSeconds} s (one pair at a time)`
+  );
 }
 
 /** The Markdown tables of one run. */
@@ -50,8 +66,8 @@ function table(r) {
   const peer = r.peer;
   const lines = [
     `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}, load average at the end ${r.machine.loadAverage?.join(' ') ?? '?'}; ${r.date}`,
-    `CPU stolen by the hypervisor during the measured rounds (/proc/stat, summed over all ${r.machine.cores} CPUs, not only A's): ${stolen(r)}; rounds with steal measure the host as much as the variant.`,
-    `Load: ${s.loadGenerator} in its own process, ${s.connections} connections, GET /api/whoami; every variant warmed ${s.warmSeconds} s, then ${s.rounds} interleaved rounds × ${s.roundSeconds} s (order rotating); figures are medians over rounds, ratios are taken per round and shown as **median** (min–max). CPU pinning: ${s.pinning}. CPU is utime + stime from /proc/<pid>/stat.`,
+    `CPU stolen by the hypervisor during the measured rounds (/proc/stat, summed over all ${r.machine.cores} CPUs, not only A's): ${stolen(r)}.`,
+    `Load: ${s.loadGenerator}, ${s.connections} connections per variant, GET /api/whoami; ${schedule(s)}. Figures are medians over rounds, ratios are taken per round and shown as **median** (min–max). CPU pinning: ${s.pinning}. CPU is utime + stime from /proc/<pid>/stat.`,
     '',
     '| A variant | req/s | p50 ms | p99 ms | CPU µs/request | failed/sent |',
     '|---|---|---|---|---|---|',

@@ -3,17 +3,21 @@
 // deploy instead (HAProxy as a sidecar resolving the same SRV records), side by side in one run, on
 // loopback only. Prints Markdown tables and writes bench/results/latest.json.
 //
-// How it keeps ratios honest on a small, shared machine:
-// - every A variant is warmed (JIT) before any round is measured;
-// - the variants are interleaved round by round (the order rotates each round), every ratio is taken per
-//   round from variants measured seconds apart, and reported as the median with its min–max over rounds;
-// - A's CPU time per request (utime + stime from /proc/<pid>/stat) is the primary cost figure: it does not
-//   depend on how the scheduler shared the cores;
-// - the load generator (wrk, else autocannon) runs in its own process; with ≥ 2 cores the measured A is
-//   pinned alone to CPU 0, and B, HAProxy, the load generator and this script to CPU 1 (BENCH_PIN=0: off).
+// How it keeps ratios honest on a small, shared VM, whose speed drifts by ±25 % from one half second to
+// the next (steal, neighbours): the two variants of a ratio run *at the same time*.
+// - Both share CPU 0, each under its own load generator; the scheduler shares the core fairly, and
+//   whatever slows the VM slows both, so a ratio taken over the same seconds cancels the drift (two
+//   identical A's measured this way agreed within ±3 % per round; one A measured round after round swung
+//   by ±25 %). One pair at a time, its rounds back to back: both sides share the same history of load.
+// - Every pair is warmed (JIT, heap) together right before its rounds.
+// - Every ratio is taken per round and reported as the median with its min–max over rounds.
+// - A's CPU time per request (utime + stime from /proc/<pid>/stat) is the primary cost figure; req/s is
+//   what each variant served while sharing the core, so absolute req/s are about half of one core's.
+// - The load generators (wrk, else autocannon) run in their own processes; with ≥ 2 cores the A variants
+//   are pinned to CPU 0, and B, HAProxy, the load generators and this script to CPU 1 (BENCH_PIN=0: off).
 // Then reach (bench/reach.js): 20 B tasks through DNS's 8-record answers and through the Cloud Map API,
 // and the API source's calls per 10 s in steady state.
-// Every load is bounded in time (BENCH_SECONDS per round, BENCH_ROUNDS rounds); about 6 minutes in all.
+// Every load is bounded in time (BENCH_SECONDS per round, BENCH_ROUNDS rounds); about 7 minutes in all.
 'use strict';
 
 const { promises: dns } = require('node:dns');
@@ -32,61 +36,80 @@ const SRV = 'service_b.ecs.internal';
 /** The RFC 2782 name HAProxy needs (`_service._proto.name`); the dev server answers it like SRV. */
 const SRV_ALIAS = '_service_b._tcp.ecs.internal';
 const ROUND_SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const WARM_SECONDS = 3;
+/**
+ * Warm-up of a pair, together, right before its rounds: the discovery A needs ~8 s of a whole core before
+ * its CPU per request stops falling, and an A that sat idle a while (memory given back) takes a while too.
+ */
+const WARM_PAIR_SECONDS = 24;
 const COLD_LOOKUPS = 2000;
 const COLD_BATCHES = 5;
 
 const log = (line) => process.stderr.write(`${line}\n`);
 
-/** Load on each variant until its JIT has settled: WARM_SECONDS of the same load, not measured. */
-async function warm(variants) {
-  for (const v of variants) await load(`http://127.0.0.1:${v.port}/api/whoami`, { seconds: WARM_SECONDS });
+/** Both variants of a pair under the same load at the same time for `seconds` (a load generator each). */
+function loadTogether(pair, seconds) {
+  return Promise.all(
+    pair.map((v) => load(`http://127.0.0.1:${v.port}/api/whoami`, { seconds, connections: CONNECTIONS })),
+  );
 }
+
+const pairName = (pair) => pair.map((v) => v.name).join('/');
 
 /**
- * Interleaved rounds: in each round every variant gets ROUND_SECONDS of the same load, in an order that
- * rotates from round to round. Per variant and round: req/s, p50/p99, failures, CPU µs per request
- * (summed over `pids`: A, plus HAProxy for the sidecar).
+ * Measured rounds of `pairs` ([numerator, denominator] of a ratio), pair by pair: warmed together, then
+ * ROUNDS rounds of ROUND_SECONDS with both variants under the same load at the same time, sharing CPU 0,
+ * so that whatever slows the VM in those seconds slows both.
+ * Per variant and round: req/s, p50/p99, failures, CPU µs per request (summed over `pids`: A, plus
+ * HAProxy for the sidecar), and the share of a core A used (≈ 0.5 while the pair keeps CPU 0 busy).
+ * @returns {{ pairs: Record<string, Record<string, object[]>>, variants: Record<string, object[]>,
+ *   stealSeconds: number }} rounds by pair (`a/b`) and side, every round of each variant, steal in all
  */
-async function rounds(variants, dnsServer) {
-  const runs = Object.fromEntries(variants.map((v) => [v.name, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = variants.map((_, i) => variants[(i + round) % variants.length]);
-    for (const v of order) {
-      // Let the previous variant finish requests the load generator abandoned.
+async function pairRounds(pairs) {
+  const byPair = {};
+  const byVariant = {};
+  let stealSeconds = 0;
+  // One pair at a time, its rounds back to back: both sides of a ratio then have the same history of
+  // load and idleness (an A idle for a few seconds gives memory back and is slower for a while after).
+  for (const pair of pairs) {
+    const name = pairName(pair);
+    byPair[name] = Object.fromEntries(pair.map((v) => [v.name, []]));
+    await loadTogether(pair, WARM_PAIR_SECONDS);
+    const ratios = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      // Let the last round finish requests the load generators abandoned.
       await sleep(300);
-      const queriesBefore = dnsServer.stats().queries;
       const stealBefore = lib.stealSeconds();
-      const cpuBefore = v.pids.map(cpuMicros);
-      const r = await load(`http://127.0.0.1:${v.port}/api/whoami`, {
-        seconds: ROUND_SECONDS,
-        connections: CONNECTIONS,
+      const cpuBefore = pair.map((v) => v.pids.map(cpuMicros));
+      const results = await loadTogether(pair, ROUND_SECONDS);
+      stealSeconds += lib.stealSeconds() - stealBefore;
+      pair.forEach((v, i) => {
+        const r = results[i];
+        const cpu = v.pids.map((pid, j) => cpuMicros(pid) - cpuBefore[i][j]);
+        const run = {
+          rps: r.rps,
+          p50: r.p50,
+          p99: r.p99,
+          failed: r.failed,
+          sent: r.requests,
+          seconds: r.seconds,
+          cpuUsPerRequest: cpu.reduce((a, b) => a + b, 0) / Math.max(1, r.requests),
+          cpuUsPerRequestEach: cpu.map((c) => c / Math.max(1, r.requests)),
+          aCpuShare: cpu[0] / 1e6 / r.seconds,
+        };
+        byPair[name][v.name].push(run);
+        (byVariant[v.name] ??= []).push(run);
       });
-      const cpu = v.pids.map((pid, i) => cpuMicros(pid) - cpuBefore[i]);
-      runs[v.name].push({
-        rps: r.rps,
-        p50: r.p50,
-        p99: r.p99,
-        failed: r.failed,
-        sent: r.requests,
-        seconds: r.seconds,
-        queries: dnsServer.stats().queries - queriesBefore,
-        cpuUsPerRequest: cpu.reduce((a, b) => a + b, 0) / Math.max(1, r.requests),
-        cpuUsPerRequestEach: cpu.map((c) => c / Math.max(1, r.requests)),
-        stealSeconds: lib.stealSeconds() - stealBefore,
-      });
+      const [a, b] = pair.map((v) => byPair[name][v.name][round]);
+      if (b) ratios.push(round2(a.cpuUsPerRequest / b.cpuUsPerRequest));
     }
-    log(
-      `  round ${round + 1}/${ROUNDS}: ` +
-        variants.map((v) => `${v.name} ${Math.round(runs[v.name][round].rps)} req/s`).join(', '),
-    );
+    if (pair.length === 2) log(`  ${name}, CPU/request ratio per round: ${ratios.join(' ')}`);
   }
-  return runs;
+  return { pairs: byPair, variants: byVariant, stealSeconds };
 }
 
-/** Per variant: medians over rounds, totals of failures. */
+/** Per variant: medians over all its rounds, totals of failures. */
 function summarize(runs) {
   return Object.fromEntries(
     Object.entries(runs).map(([name, rs]) => [
@@ -98,16 +121,16 @@ function summarize(runs) {
         cpuUsPerRequest: Math.round(median(rs.map((r) => r.cpuUsPerRequest))),
         failed: rs.reduce((n, r) => n + r.failed, 0),
         sent: rs.reduce((n, r) => n + r.sent, 0),
-        stealSeconds: round2(rs.reduce((n, r) => n + r.stealSeconds, 0)),
-        // Over all rounds together: a refresh every ~7.6 s makes per-round counts of short windows jumpy.
-        queriesPer10s: (rs.reduce((n, r) => n + r.queries, 0) / rs.reduce((n, r) => n + r.seconds, 0)) * 10,
+        // The share of a core this A used in its rounds (median): ≈ 0.5 when its pair kept CPU 0 busy.
+        cpuShare: round2(median(rs.map((r) => r.aCpuShare))),
       },
     ]),
   );
 }
 
-/** A ratio taken round by round (numerator and denominator from the same round): median, min, max. */
-function ratio(runs, num, den, field) {
+/** A ratio of a pair taken round by round (both sides from the same seconds): median, min, max. */
+function ratio(measured, num, den, field) {
+  const runs = measured.pairs[`${num}/${den}`];
   const perRound = runs[num].map((r, i) => r[field] / runs[den][i][field]);
   return {
     median: round2(median(perRound)),
@@ -254,16 +277,34 @@ async function main() {
   const fixed = await launch('service-a/dist/main.js', { SERVICE_B_URL: bUrl }, CPU_A);
   const naive = await launch('bench/variants/naive-a.js', { DNS_SERVERS: dnsAddress }, CPU_A);
   const bare = await launch('bench/variants/http-a.js', { SERVICE_B_URL: bUrl }, CPU_A);
-  const phase1 = [
-    { name: 'discovery', ...discovery, pids: [discovery.pid] },
-    { name: 'fixed', ...fixed, pids: [fixed.pid] },
-    { name: 'naive', ...naive, pids: [naive.pid] },
-    { name: 'node:http', ...bare, pids: [bare.pid] },
+  const v = (name, started) => ({ name, ...started, pids: [started.pid] });
+  const [vDiscovery, vFixed, vNaive, vBare] = [
+    v('discovery', discovery),
+    v('fixed', fixed),
+    v('naive', naive),
+    v('node:http', bare),
   ];
-  log(`warming up ${phase1.length} A variants (${WARM_SECONDS} s each)…`);
-  await warm(phase1);
-  log(`A variants, 1 B task: ${ROUNDS} interleaved rounds × ${ROUND_SECONDS} s each…`);
-  const runs1 = await rounds(phase1, devDns);
+  // Each ratio's two sides, measured together.
+  const phase1 = [
+    [vDiscovery, vFixed],
+    [vNaive, vFixed],
+    [vFixed, vBare],
+  ];
+  log(
+    `A variants, 1 B task, in pairs sharing CPU 0 (${phase1.map(pairName).join(', ')}): ` +
+      `warm-up, then ${ROUNDS} rounds × ${ROUND_SECONDS} s per pair…`,
+  );
+  // The naive A asks one SRV and one A query per request; discovery asks SRV only (its answer carries the
+  // addresses), so A queries count the naive A's requests.
+  let aQueries = 0;
+  const countA = (q) => {
+    if (q.type === 'A') aQueries++;
+  };
+  devDns.on('query', countA);
+  const phase1Started = Date.now();
+  const runs1 = await pairRounds(phase1);
+  const naiveDnsQueriesPer10s = ((2 * aQueries) / ((Date.now() - phase1Started) / 1000)) * 10;
+  devDns.off('query', countA);
   const rssMiB = lib.rss(discovery.pid).peakRssMiB;
 
   // DNS packets under continuous load (between rounds A may idle past the TTL, and then a round begins
@@ -279,7 +320,7 @@ async function main() {
   // next to A, resolving the same records under their RFC 2782 alias) with A sending to it at a fixed URL.
   for (const b of bs.slice(1)) devDns.register(b.id, '127.0.0.1', b.port);
   await waitEndpoints(discovery.port, 3);
-  const phase2 = [{ name: 'ours', ...discovery, pids: [discovery.pid] }];
+  const ours = { name: 'ours', ...discovery, pids: [discovery.pid] };
   let haproxy;
   let sidecarA;
   let aliasQueries = 0;
@@ -295,12 +336,13 @@ async function main() {
       { SERVICE_B_URL: `http://127.0.0.1:${haproxy.port}` },
       CPU_A,
     );
-    phase2.push({ name: 'sidecar', ...sidecarA, pids: [sidecarA.pid, haproxy.pid] });
   }
-  log('warming up A over 3 B tasks (ours, and A → HAProxy → B)…');
-  await warm(phase2);
-  log(`ours vs HAProxy sidecar, 3 B tasks: ${ROUNDS} interleaved rounds × ${ROUND_SECONDS} s each…`);
-  const runs2 = await rounds(phase2, devDns);
+  const sidecar = haproxy && { name: 'sidecar', ...sidecarA, pids: [sidecarA.pid, haproxy.pid] };
+  log(
+    `ours vs HAProxy sidecar, 3 B tasks, together on CPU 0: warm-up, then ${ROUNDS} rounds × ${ROUND_SECONDS} s…`,
+  );
+  // Without HAProxy, ours alone (its figures still reported).
+  const runs2 = await pairRounds(sidecar ? [[ours, sidecar]] : [[ours]]);
   const peerSeconds = (Date.now() - peerStarted) / 1000;
   devDns.off('query', countAlias);
   if (sidecarA) await lib.stop(sidecarA.child);
@@ -320,8 +362,8 @@ async function main() {
     return { error: String(err.message ?? err) };
   });
 
-  const v1 = summarize(runs1);
-  const v2 = summarize(runs2);
+  const v1 = summarize(runs1.variants);
+  const v2 = summarize(runs2.variants);
   const spread = {
     throughputRatio: ratio(runs1, 'discovery', 'fixed', 'rps'),
     cpuPerRequestRatio: ratio(runs1, 'discovery', 'fixed', 'cpuUsPerRequest'),
@@ -335,26 +377,31 @@ async function main() {
       peerCpuRatio: ratio(runs2, 'ours', 'sidecar', 'cpuUsPerRequest'),
     }),
   };
-  const sidecarRuns = runs2.sidecar ?? [];
+  const sidecarRuns = runs2.variants.sidecar ?? [];
   const results = {
     date: new Date().toISOString(),
     machine: lib.machine(),
     settings: {
       loadGenerator: lib.LOAD_GENERATOR,
-      pinning: lib.PINNING ? 'A on CPU 0; B, HAProxy, load generator and the bench on CPU 1' : 'none',
+      pinning: lib.PINNING
+        ? 'the A variants on CPU 0; B, HAProxy, the load generators and the bench on CPU 1'
+        : 'none',
       roundSeconds: ROUND_SECONDS,
       rounds: ROUNDS,
-      warmSeconds: WARM_SECONDS,
+      warmPairSeconds: WARM_PAIR_SECONDS,
+      schedule: 'each ratio from its two variants measured at the same time, sharing CPU 0',
+      pairs: [...phase1, ...(sidecar ? [[ours, sidecar]] : [])].map(pairName),
       connections: CONNECTIONS,
       coldLookups: COLD_LOOKUPS,
       bTasksCompared: 1,
       bTasksPeerAndFailover: 3,
     },
+    stealSeconds: round2(runs1.stealSeconds + runs2.stealSeconds),
     throughputRatio: spread.throughputRatio.median,
     cpuPerRequestRatio: spread.cpuPerRequestRatio.median,
     naiveThroughputRatio: spread.naiveThroughputRatio.median,
     dnsQueriesPer10s: round2(dnsQueriesPer10s),
-    naiveDnsQueriesPer10s: Math.round(v1.naive.queriesPer10s),
+    naiveDnsQueriesPer10s: Math.round(naiveDnsQueriesPer10s),
     picksPerSecond: Math.round(picks.picksPerSecond),
     mapGetPerSecond: Math.round(picks.mapGetPerSecond),
     coldLookupP50Us: cold.coldLookupP50Us,
