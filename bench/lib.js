@@ -251,10 +251,10 @@ const HAPROXY = onPath('haproxy');
 /**
  * HAProxy as a sidecar in front of B: an HTTP frontend on a free port, one backend filled from the SRV
  * records of `srvName` (which must be an RFC 2782 name: HAProxy asks SRV only for names starting with
- * '_') through a `resolvers` section pointing at `dnsAddress`. One thread, pinned like B. Resolves with
+ * '_') through a `resolvers` section pointing at `dnsAddress`. One thread, pinned to `cpu`. Resolves with
  * { child, pid, port } once it forwards a request.
  */
-async function startHaproxy({ srvName, dnsAddress, slots = 8, dir }) {
+async function startHaproxy({ srvName, dnsAddress, slots = 8, dir, cpu = CPU_REST }) {
   const port = await freePort();
   const config = [
     'global',
@@ -286,7 +286,7 @@ async function startHaproxy({ srvName, dnsAddress, slots = 8, dir }) {
   ].join('\n');
   const file = path.join(dir, 'haproxy.cfg');
   fs.writeFileSync(file, config);
-  const [command, args] = pinned(CPU_REST, 'haproxy', ['-f', file, '-db']);
+  const [command, args] = pinned(cpu, 'haproxy', ['-f', file, '-db']);
   const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   children.push(child);
   let log = '';
@@ -297,6 +297,60 @@ async function startHaproxy({ srvName, dnsAddress, slots = 8, dir }) {
     throw new Error(`${err.message}\n${log}`);
   }
   return { child, pid: child.pid, port };
+}
+
+/**
+ * CPU groups of equal weight, as ECS gives each task its CPU share: processes in one group share what the
+ * group gets, so two groups on one core get half of it each whatever the number of processes in them.
+ * Made under the cgroup v1 `cpu` hierarchy, or cgroup v2 where it is delegated; undefined when neither is
+ * writable (not root, no controller). `add(name, pid)` moves a whole process; `remove()` puts them back
+ * and deletes the groups.
+ */
+function cpuGroups(names) {
+  const roots = [
+    { dir: '/sys/fs/cgroup/cpu', weightFile: 'cpu.shares', weight: '1024' },
+    { dir: '/sys/fs/cgroup', weightFile: 'cpu.weight', weight: '100' },
+  ];
+  for (const root of roots) {
+    if (!fs.existsSync(path.join(root.dir, 'cgroup.procs'))) continue;
+    const made = [];
+    try {
+      for (const name of names) {
+        const dir = path.join(root.dir, `ecs-srv-bench-${process.pid}-${name}`);
+        fs.mkdirSync(dir);
+        made.push(dir);
+        fs.writeFileSync(path.join(dir, root.weightFile), root.weight);
+      }
+    } catch {
+      try {
+        for (const dir of made) fs.rmdirSync(dir);
+      } catch {
+        // left for the OS; empty groups cost nothing
+      }
+      continue;
+    }
+    const dirOf = Object.fromEntries(names.map((n, i) => [n, made[i]]));
+    const groups = {
+      add(name, pid) {
+        fs.writeFileSync(path.join(dirOf[name], 'cgroup.procs'), String(pid));
+      },
+      remove() {
+        for (const dir of made) {
+          try {
+            for (const pid of fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n')) {
+              if (pid) fs.writeFileSync(path.join(root.dir, 'cgroup.procs'), pid);
+            }
+            fs.rmdirSync(dir);
+          } catch {
+            // a process exiting meanwhile, or already gone
+          }
+        }
+      },
+    };
+    process.on('exit', () => groups.remove());
+    return groups;
+  }
+  return undefined;
 }
 
 function median(values) {
@@ -337,6 +391,7 @@ module.exports = {
   PINNING,
   ROOT,
   children,
+  cpuGroups,
   cpuMicros,
   fds,
   freePort,

@@ -88,6 +88,7 @@ function table(r) {
     '| measure | result | target | met |',
     '|---|---|---|---|',
     `| oursP99Ms / peerP99Ms (3 B tasks, medians over rounds) | ${r.oursP99Ms} / ${r.peerP99Ms ?? 'n/a'} ms | ours lower | ${r.peerP99Ms === null ? '' : ok(r.oursP99Ms <= r.peerP99Ms)} |`,
+    s.sidecarPlacement ? `| where the sidecar ran | ${s.sidecarPlacement} | | |` : '',
     peer
       ? `| sidecar CPU/request split: A / HAProxy | ${peer.sidecarACpuUsPerRequest} / ${peer.haproxyCpuUsPerRequest} µs | (reference) | |`
       : '| sidecar | haproxy not installed: skipped | | |',

@@ -329,14 +329,31 @@ async function main() {
   };
   devDns.on('query', countAlias);
   const peerStarted = Date.now();
+  // A sidecar shares its task's CPU with A, as in ECS: with CPU groups of equal weight, ours (A) and the
+  // sidecar's task (A + HAProxy) each get half of CPU 0. Without them HAProxy runs on CPU 1, where its
+  // CPU costs the sidecar's throughput nothing (only peerCpuRatio then counts it).
+  const groups = lib.HAPROXY && lib.PINNING ? lib.cpuGroups(['ours', 'sidecar']) : undefined;
   if (lib.HAPROXY) {
-    haproxy = await lib.startHaproxy({ srvName: SRV_ALIAS, dnsAddress, dir: tmp });
+    haproxy = await lib.startHaproxy({
+      srvName: SRV_ALIAS,
+      dnsAddress,
+      dir: tmp,
+      cpu: groups ? CPU_A : lib.CPU_REST,
+    });
     sidecarA = await launch(
       'service-a/dist/main.js',
       { SERVICE_B_URL: `http://127.0.0.1:${haproxy.port}` },
       CPU_A,
     );
   }
+  if (groups) {
+    groups.add('ours', discovery.pid);
+    groups.add('sidecar', sidecarA.pid);
+    groups.add('sidecar', haproxy.pid);
+  }
+  const sidecarPlacement = groups
+    ? "HAProxy on CPU 0 with its A, the two in one CPU group of the same weight as ours' A (a task's share)"
+    : 'HAProxy on CPU 1 (no CPU groups here: its CPU is not taken from the sidecar A)';
   const sidecar = haproxy && { name: 'sidecar', ...sidecarA, pids: [sidecarA.pid, haproxy.pid] };
   log(
     `ours vs HAProxy sidecar, 3 B tasks, together on CPU 0: warm-up, then ${ROUNDS} rounds × ${ROUND_SECONDS} s…`,
@@ -345,6 +362,7 @@ async function main() {
   const runs2 = await pairRounds(sidecar ? [[ours, sidecar]] : [[ours]]);
   const peerSeconds = (Date.now() - peerStarted) / 1000;
   devDns.off('query', countAlias);
+  groups?.remove();
   if (sidecarA) await lib.stop(sidecarA.child);
   if (haproxy) await lib.stop(haproxy.child);
 
@@ -384,7 +402,7 @@ async function main() {
     settings: {
       loadGenerator: lib.LOAD_GENERATOR,
       pinning: lib.PINNING
-        ? 'the A variants on CPU 0; B, HAProxy, the load generators and the bench on CPU 1'
+        ? `the A variants on CPU 0; B, ${groups ? '' : 'HAProxy, '}the load generators and the bench on CPU 1`
         : 'none',
       roundSeconds: ROUND_SECONDS,
       rounds: ROUNDS,
@@ -395,6 +413,7 @@ async function main() {
       coldLookups: COLD_LOOKUPS,
       bTasksCompared: 1,
       bTasksPeerAndFailover: 3,
+      sidecarPlacement: haproxy ? sidecarPlacement : null,
     },
     stealSeconds: round2(runs1.stealSeconds + runs2.stealSeconds),
     throughputRatio: spread.throughputRatio.median,
