@@ -116,12 +116,27 @@ describe('createUndiciAdapter', () => {
     expect(res.headers['x-seen']).toBe('yes');
   });
 
-  it('when the answer has repeated, padded and odd-cased headers, then axios sees them as its own http adapter gives them', async () => {
-    const s = await server((_req, res) => {
-      res.setHeader('Set-Cookie', ['a=1', 'b=2']);
-      res.setHeader('X-Padded', '  v  ');
-      res.setHeader('X-MiXeD', 'Case');
-      res.setHeader('content-type', 'application/json');
+  it('when the answer has repeated and odd-cased headers, then axios sees them as its own http adapter gives them, on success and on error', async () => {
+    const s = await server((req, res) => {
+      // Repeated headers written raw: Set-Cookie (kept as a list), X-Dup (joined), Content-Type (first).
+      res.writeHead(req.url === '/fail' ? 500 : 200, [
+        'Set-Cookie',
+        'a=1',
+        'Set-Cookie',
+        'b=2',
+        'X-Dup',
+        'a',
+        'X-Dup',
+        'b',
+        'Content-Type',
+        'application/json',
+        'Content-Type',
+        'text/plain',
+        'X-MiXeD',
+        'Case',
+        'X-Empty',
+        '',
+      ]);
       res.end('{"ok":true}');
     });
     const url = `http://127.0.0.1:${s.port}/h`;
@@ -137,8 +152,19 @@ describe('createUndiciAdapter', () => {
       comparable(theirs.headers as InstanceType<typeof AxiosHeaders>),
     );
     expect(ours.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+    expect(ours.headers['x-dup']).toBe('a, b');
+    expect(ours.headers['content-type']).toBe('application/json');
     expect((ours.headers as InstanceType<typeof AxiosHeaders>).get('X-Mixed')).toBe('Case');
     expect(ours.data).toEqual({ ok: true });
+    const failed = async (adapter: AxiosInstance) =>
+      ((await adapter.get(`http://127.0.0.1:${s.port}/fail`).catch((e: unknown) => e)) as AxiosError)
+        .response!;
+    const ourError = await failed(client());
+    const theirError = await failed(axios.create({ adapter: 'http', proxy: false, maxRedirects: 0 }));
+    expect(ourError.status).toBe(500);
+    expect(comparable(ourError.headers as InstanceType<typeof AxiosHeaders>)).toEqual(
+      comparable(theirError.headers as InstanceType<typeof AxiosHeaders>),
+    );
   });
 
   it('when the answer has a __proto__ header, then it is a header like any other and the prototype stays', async () => {
@@ -159,6 +185,10 @@ describe('createUndiciAdapter', () => {
     expect((await client().get<Seen>(url)).data.headers['accept-encoding']).toBe('identity');
     const given = await client().get<Seen>(url, { headers: { 'Accept-Encoding': 'gzip' } });
     expect(given.data.headers['accept-encoding']).toBe('gzip');
+    for (const none of [null, false]) {
+      const suppressed = await client().get<Seen>(url, { headers: { 'Accept-Encoding': none } });
+      expect(suppressed.data.headers['accept-encoding']).toBeUndefined();
+    }
   });
 
   it('when the config carries srvHost, then it is the Host sent, over a Host among the headers', async () => {
@@ -169,6 +199,14 @@ describe('createUndiciAdapter', () => {
     expect(res.data.headers.host).toBe('task-1.ecs.internal:32768');
     const without = await client().get<Seen>(`http://127.0.0.1:${s.port}/h`);
     expect(without.data.headers.host).toBe(`127.0.0.1:${s.port}`);
+    for (const bad of ['', 1234]) {
+      const err = await client()
+        .get(`http://127.0.0.1:${s.port}/h`, { srvHost: bad } as object)
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TypeError);
+      expect((err as Error).message).toMatch(/srvHost must be a non-empty/);
+    }
+    expect(s.hits).toBe(2);
   });
 
   it('when the body comes in many chunks, then it arrives whole', async () => {

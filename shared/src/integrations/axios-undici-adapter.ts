@@ -86,7 +86,8 @@ function parseBase(baseURL: string): Base | null {
  * `auth` and credentials in the URL (set `Authorization` yourself), `cancelToken` (use `signal`),
  * `timeoutErrorMessage`,
  * proxies, redirects, decompression and `FormData` bodies; array header values are joined with `, `.
- * It never decompresses: without an `Accept-Encoding` among the headers it sends `identity`.
+ * It never decompresses: without an `Accept-Encoding` among the headers it sends `identity` (one set to
+ * null or false sends none, as axios's http adapter does).
  */
 export function createUndiciAdapter(
   options: UndiciAdapterOptions,
@@ -140,19 +141,29 @@ export function createUndiciAdapter(
     // What AxiosHeaders#toJSON(true) gives, in one pass: its own keys are the header names.
     const headers: Record<string, string> = {};
     const given = (config.headers ?? {}) as unknown as Record<string, unknown>;
+    let encodingSuppressed = false;
     for (const key of Object.keys(given)) {
       const value = given[key];
-      if (value === undefined || value === null || value === false) continue;
+      if (value === undefined || value === null || value === false) {
+        // axios's way to send a header not at all, Accept-Encoding included.
+        if (value !== undefined && key.toLowerCase() === 'accept-encoding') encodingSuppressed = true;
+        continue;
+      }
       headers[key.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
     }
     // The Host SrvHttpClient sends (the SRV target), handed over beside axios's headers: every header
     // axios carries costs it a merge, a concat and two O(n²) normalizations per call (measured: the Host
     // header alone was ~2.5 % of A's CPU per request).
     const srvHost = (config as { [SRV_HOST]?: unknown })[SRV_HOST];
-    if (typeof srvHost === 'string') headers.host = srvHost;
+    if (srvHost !== undefined) {
+      if (typeof srvHost !== 'string' || srvHost === '') {
+        return Promise.reject(new TypeError(`${SRV_HOST} must be a non-empty host[:port] string`));
+      }
+      headers.host = srvHost;
+    }
     // The adapter never decompresses, so unless told otherwise it asks for no compression itself (one
     // header fewer for axios to carry).
-    headers['accept-encoding'] ??= 'identity';
+    if (!encodingSuppressed) headers['accept-encoding'] ??= 'identity';
     const method = (config.method ?? 'get').toUpperCase() as Dispatcher.HttpMethod;
     // axios's maxContentLength (-1: none) can only lower the transport's own limit.
     const wanted = config.maxContentLength;
@@ -217,15 +228,49 @@ export function createUndiciAdapter(
 }
 
 /**
+ * Repeated response headers Node (and so axios's http adapter) keeps only the first of; others but
+ * Set-Cookie it joins with `, ` (`IncomingMessage#headers`).
+ */
+const FIRST_ONLY = new Set([
+  'age',
+  'authorization',
+  'content-length',
+  'content-type',
+  'etag',
+  'expires',
+  'from',
+  'host',
+  'if-modified-since',
+  'if-unmodified-since',
+  'last-modified',
+  'location',
+  'max-forwards',
+  'proxy-authorization',
+  'referer',
+  'retry-after',
+  'server',
+  'user-agent',
+]);
+
+/**
  * The response's headers as AxiosHeaders, copied as undici parsed them (names lower-cased, values
- * strings or arrays): axios normalizes them itself (values sanitized, names trimmed) in transformData,
- * before anyone sees them, so `set`'s per-header lookups would only repeat that work. A `__proto__`
- * header goes through `set`, which keeps it out of the prototype.
+ * strings, arrays for repeated ones, merged here as Node merges them): axios normalizes them itself
+ * (values sanitized, names trimmed) in transformData, before anyone sees them, so `set`'s per-header
+ * lookups would only repeat that work. A `__proto__` header goes through `set`, which keeps it out of
+ * the prototype.
  */
 function responseHeaders(parsed: Record<string, string | string[]>): InstanceType<typeof AxiosHeaders> {
   if (Object.hasOwn(parsed, '__proto__')) return new AxiosHeaders(parsed as Record<string, string>);
   const headers = new AxiosHeaders() as InstanceType<typeof AxiosHeaders> & Record<string, unknown>;
-  for (const name of Object.keys(parsed)) headers[name] = parsed[name]!;
+  for (const name of Object.keys(parsed)) {
+    const value = parsed[name]!;
+    headers[name] =
+      !Array.isArray(value) || name === 'set-cookie'
+        ? value
+        : FIRST_ONLY.has(name)
+          ? value[0]
+          : value.join(', ');
+  }
   return headers;
 }
 
