@@ -13,6 +13,12 @@ const RATIOS = [
   ['naiveThroughputRatio', 'A req/s: naive ÷ fixed URL', undefined, '(reference)'],
   ['axiosRatio', 'A req/s: axios ÷ bare node:http (fixed URL)', (x) => x >= 0.85, '≥ 0.85'],
   ['axiosCpuRatio', 'A CPU/request: axios ÷ bare node:http', undefined, '(reference)'],
+  [
+    'controlRatio',
+    'A CPU/request: fixed URL ÷ an identical second one (the method itself)',
+    (x) => Math.abs(x - 1) <= 0.03,
+    '1 ± 0.03',
+  ],
   ['peerThroughputRatio', 'req/s: ours ÷ HAProxy sidecar (3 B tasks)', (x) => x >= 1, '≥ 1 (ours ahead)'],
   ['peerCpuRatio', 'CPU/request: A (ours) ÷ A + HAProxy (sidecar)', (x) => x <= 1, '≤ 1 (ours ahead)'],
   [
@@ -41,6 +47,12 @@ function stolen(r) {
   return `${xs.reduce((a, b) => a + b, 0).toFixed(2)} s`;
 }
 
+/** The lowest `lowestCpuShare` over the variants, or 'not recorded' (older results). */
+function lowestShare(r) {
+  const xs = Object.values(r.variants ?? {}).map((v) => v.lowestCpuShare);
+  return xs.some((x) => x === undefined) ? 'not recorded' : Math.min(...xs).toFixed(2);
+}
+
 /** How the rounds were run, in words. */
 function schedule(s) {
   if (s.pairs === undefined) {
@@ -49,8 +61,9 @@ function schedule(s) {
   return (
     `each ratio's two variants run at the same time, sharing CPU 0, each under its own load generator ` +
     `(pairs: ${s.pairs.join(', ')}), so that the VM's drift slows both alike; a variant's req/s is what ` +
-    `it served while sharing the core (the scheduler's split is close to, not exactly, half), its CPU ` +
-    `µs/request does not depend on the share. Every ` +
+    `it served while sharing the core (the scheduler's split is close to, not exactly, half), so a req/s ` +
+    `ratio is nearly the inverse of the CPU/request ratio, not an independent figure; CPU µs/request does ` +
+    `not depend on the share. A variant's row comes from the first pair it ran in. Every ` +
     `pair warmed together ${s.warmPairSeconds} s right before its ${s.rounds} rounds × ${s.roundSeconds} s (one pair at a time)`
   );
 }
@@ -58,10 +71,14 @@ function schedule(s) {
 /** The Markdown tables of one run. */
 function table(r) {
   const v = r.variants;
-  const row = (name, x) =>
-    x === undefined
-      ? `| ${name} | n/a | | | | |`
-      : `| ${name} | ${x.rps} | ${x.p50} | ${x.p99} | ${x.cpuUsPerRequest} | ${x.failed}/${x.sent} |`;
+  const row = (label, key) => {
+    const x = v[key];
+    if (x === undefined) return `| ${label} | n/a | | | | |`;
+    // Which variant it shared CPU 0 with in the rounds its figures come from.
+    const partner = x.besides?.split('/').find((n) => n !== key);
+    const beside = partner ? ` (beside ${partner})` : '';
+    return `| ${label}${beside} | ${x.rps} | ${x.p50} | ${x.p99} | ${x.cpuUsPerRequest} | ${x.failed}/${x.sent} |`;
+  };
   const s = r.settings;
   const peer = r.peer;
   const lines = [
@@ -71,12 +88,12 @@ function table(r) {
     '',
     '| A variant | req/s | p50 ms | p99 ms | CPU µs/request | failed/sent |',
     '|---|---|---|---|---|---|',
-    row('through discovery (as shipped), 1 B task', v.discovery),
-    row('B URL fixed (`SERVICE_B_URL`), same B task', v.fixed),
-    row('naive: resolveSrv + resolve4 per request', v.naive),
-    row('fixed URL, bare node:http instead of axios', v['node:http']),
-    row('ours: through discovery, 3 B tasks', v.ours),
-    row('sidecar: A (fixed URL) → HAProxy → the same 3 B tasks; CPU = A + HAProxy', v.sidecar),
+    row('through discovery (as shipped), 1 B task', 'discovery'),
+    row('B URL fixed (`SERVICE_B_URL`), same B task', 'fixed'),
+    row('naive: resolveSrv + resolve4 per request', 'naive'),
+    row('fixed URL, bare node:http instead of axios', 'node:http'),
+    row('ours: through discovery, 3 B tasks', 'ours'),
+    row('sidecar: A (fixed URL) → HAProxy → the same 3 B tasks; CPU = A + HAProxy', 'sidecar'),
     '',
     '| ratio | median (min–max over rounds) | target | met |',
     '|---|---|---|---|',
@@ -87,6 +104,7 @@ function table(r) {
     '',
     '| measure | result | target | met |',
     '|---|---|---|---|',
+    `| lowest share of CPU 0 a side got in a round (≈ 0.5: the pair kept the core busy, so req/s follows CPU/request) | ${lowestShare(r)} | | |`,
     `| oursP99Ms / peerP99Ms (3 B tasks, medians over rounds) | ${r.oursP99Ms} / ${r.peerP99Ms ?? 'n/a'} ms | ours lower | ${r.peerP99Ms === null ? '' : ok(r.oursP99Ms <= r.peerP99Ms)} |`,
     s.sidecarPlacement ? `| where the sidecar ran | ${s.sidecarPlacement} | | |` : '',
     peer

@@ -62,13 +62,16 @@ const pairName = (pair) => pair.map((v) => v.name).join('/');
  * ROUNDS rounds of ROUND_SECONDS with both variants under the same load at the same time, sharing CPU 0,
  * so that whatever slows the VM in those seconds slows both.
  * Per variant and round: req/s, p50/p99, failures, CPU µs per request (summed over `pids`: A, plus
- * HAProxy for the sidecar), and the share of a core A used (≈ 0.5 while the pair keeps CPU 0 busy).
+ * HAProxy for the sidecar), the share of a core it used (≈ 0.5 while the pair keeps CPU 0 busy), and what
+ * `counter()` counted meanwhile.
  * @returns {{ pairs: Record<string, Record<string, object[]>>, variants: Record<string, object[]>,
  *   stealSeconds: number }} rounds by pair (`a/b`) and side, every round of each variant, steal in all
  */
-async function pairRounds(pairs) {
+async function pairRounds(pairs, counter = () => 0) {
   const byPair = {};
   const byVariant = {};
+  const firstPair = {};
+  const everyRound = {};
   let stealSeconds = 0;
   // One pair at a time, its rounds back to back: both sides of a ratio then have the same history of
   // load and idleness (an A idle for a few seconds gives memory back and is slower for a while after).
@@ -82,7 +85,9 @@ async function pairRounds(pairs) {
       await sleep(300);
       const stealBefore = lib.stealSeconds();
       const cpuBefore = pair.map((v) => v.pids.map(cpuMicros));
+      const countBefore = counter();
       const results = await loadTogether(pair, ROUND_SECONDS);
+      const counted = counter() - countBefore;
       stealSeconds += lib.stealSeconds() - stealBefore;
       pair.forEach((v, i) => {
         const r = results[i];
@@ -97,34 +102,49 @@ async function pairRounds(pairs) {
           cpuUsPerRequest: cpu.reduce((a, b) => a + b, 0) / Math.max(1, r.requests),
           cpuUsPerRequestEach: cpu.map((c) => c / Math.max(1, r.requests)),
           aCpuShare: cpu[0] / 1e6 / r.seconds,
+          // The side's share of a core (A, plus HAProxy for the sidecar): ≈ 0.5 while the pair keeps
+          // CPU 0 busy; well below, something else (B, CPU 1) limited it and req/s says less.
+          cpuShare: cpu.reduce((a, b) => a + b, 0) / 1e6 / r.seconds,
+          // What `counter` counted during the round (both sides together).
+          counted,
         };
         byPair[name][v.name].push(run);
-        (byVariant[v.name] ??= []).push(run);
+        // A variant's own figures come from the first pair it was measured in (its partner there is
+        // `besides`); figures from different seconds are not compared. Failures count from every round.
+        if ((firstPair[v.name] ??= name) === name) (byVariant[v.name] ??= []).push(run);
+        (everyRound[v.name] ??= []).push(run);
       });
       const [a, b] = pair.map((v) => byPair[name][v.name][round]);
       if (b) ratios.push(round2(a.cpuUsPerRequest / b.cpuUsPerRequest));
     }
     if (pair.length === 2) log(`  ${name}, CPU/request ratio per round: ${ratios.join(' ')}`);
   }
-  return { pairs: byPair, variants: byVariant, stealSeconds };
+  return { pairs: byPair, variants: byVariant, firstPair, everyRound, stealSeconds };
 }
 
-/** Per variant: medians over all its rounds, totals of failures. */
-function summarize(runs) {
+/**
+ * Per variant: medians over the rounds of the first pair it was measured in (`besides`: which pair),
+ * failures over every round it ran, and the lowest share of a core it got in a round.
+ */
+function summarize(measured) {
   return Object.fromEntries(
-    Object.entries(runs).map(([name, rs]) => [
-      name,
-      {
-        rps: Math.round(median(rs.map((r) => r.rps))),
-        p50: round2(median(rs.map((r) => r.p50))),
-        p99: round2(median(rs.map((r) => r.p99))),
-        cpuUsPerRequest: Math.round(median(rs.map((r) => r.cpuUsPerRequest))),
-        failed: rs.reduce((n, r) => n + r.failed, 0),
-        sent: rs.reduce((n, r) => n + r.sent, 0),
-        // The share of a core this A used in its rounds (median): ≈ 0.5 when its pair kept CPU 0 busy.
-        cpuShare: round2(median(rs.map((r) => r.aCpuShare))),
-      },
-    ]),
+    Object.entries(measured.variants).map(([name, rs]) => {
+      const every = measured.everyRound[name];
+      return [
+        name,
+        {
+          besides: measured.firstPair[name],
+          rps: Math.round(median(rs.map((r) => r.rps))),
+          p50: round2(median(rs.map((r) => r.p50))),
+          p99: round2(median(rs.map((r) => r.p99))),
+          cpuUsPerRequest: Math.round(median(rs.map((r) => r.cpuUsPerRequest))),
+          failed: every.reduce((n, r) => n + r.failed, 0),
+          sent: every.reduce((n, r) => n + r.sent, 0),
+          // ≈ 0.5 when its pair kept CPU 0 busy; well below, req/s was limited elsewhere.
+          lowestCpuShare: round2(Math.min(...every.map((r) => r.cpuShare))),
+        },
+      ];
+    }),
   );
 }
 
@@ -277,34 +297,41 @@ async function main() {
   const fixed = await launch('service-a/dist/main.js', { SERVICE_B_URL: bUrl }, CPU_A);
   const naive = await launch('bench/variants/naive-a.js', { DNS_SERVERS: dnsAddress }, CPU_A);
   const bare = await launch('bench/variants/http-a.js', { SERVICE_B_URL: bUrl }, CPU_A);
+  // The control: a second, identical fixed-URL A. Its ratio to the first says how far the method itself
+  // can be trusted in this run (1 ± what it reports).
+  const twin = await launch('service-a/dist/main.js', { SERVICE_B_URL: bUrl }, CPU_A);
   const v = (name, started) => ({ name, ...started, pids: [started.pid] });
-  const [vDiscovery, vFixed, vNaive, vBare] = [
+  const [vDiscovery, vFixed, vNaive, vBare, vTwin] = [
     v('discovery', discovery),
     v('fixed', fixed),
     v('naive', naive),
     v('node:http', bare),
+    v('fixed-twin', twin),
   ];
   // Each ratio's two sides, measured together.
   const phase1 = [
     [vDiscovery, vFixed],
     [vNaive, vFixed],
     [vFixed, vBare],
+    [vFixed, vTwin],
   ];
   log(
     `A variants, 1 B task, in pairs sharing CPU 0 (${phase1.map(pairName).join(', ')}): ` +
       `warm-up, then ${ROUNDS} rounds × ${ROUND_SECONDS} s per pair…`,
   );
   // The naive A asks one SRV and one A query per request; discovery asks SRV only (its answer carries the
-  // addresses), so A queries count the naive A's requests.
+  // addresses), so A queries count the naive A's requests: counted per round, over the naive pair's rounds.
   let aQueries = 0;
   const countA = (q) => {
     if (q.type === 'A') aQueries++;
   };
   devDns.on('query', countA);
-  const phase1Started = Date.now();
-  const runs1 = await pairRounds(phase1);
-  const naiveDnsQueriesPer10s = ((2 * aQueries) / ((Date.now() - phase1Started) / 1000)) * 10;
+  const runs1 = await pairRounds(phase1, () => aQueries);
   devDns.off('query', countA);
+  const naiveRounds = runs1.pairs['naive/fixed'].naive;
+  const naiveDnsQueriesPer10s =
+    ((2 * naiveRounds.reduce((n, r) => n + r.counted, 0)) / naiveRounds.reduce((n, r) => n + r.seconds, 0)) *
+    10;
   const rssMiB = lib.rss(discovery.pid).peakRssMiB;
 
   // DNS packets under continuous load (between rounds A may idle past the TTL, and then a round begins
@@ -314,7 +341,7 @@ async function main() {
   const queriesBefore = devDns.stats().queries;
   const steady = await load(`http://127.0.0.1:${discovery.port}/api/whoami`, { seconds: 20 });
   const dnsQueriesPer10s = ((devDns.stats().queries - queriesBefore) / steady.seconds) * 10;
-  for (const v of [fixed, naive, bare]) await lib.stop(v.child);
+  for (const v of [fixed, naive, bare, twin]) await lib.stop(v.child);
 
   // Phase 2: the peer. The same 3 B tasks behind A through our client, and behind HAProxy (a sidecar
   // next to A, resolving the same records under their RFC 2782 alias) with A sending to it at a fixed URL.
@@ -380,14 +407,15 @@ async function main() {
     return { error: String(err.message ?? err) };
   });
 
-  const v1 = summarize(runs1.variants);
-  const v2 = summarize(runs2.variants);
+  const v1 = summarize(runs1);
+  const v2 = summarize(runs2);
   const spread = {
     throughputRatio: ratio(runs1, 'discovery', 'fixed', 'rps'),
     cpuPerRequestRatio: ratio(runs1, 'discovery', 'fixed', 'cpuUsPerRequest'),
     naiveThroughputRatio: ratio(runs1, 'naive', 'fixed', 'rps'),
     axiosRatio: ratio(runs1, 'fixed', 'node:http', 'rps'),
     axiosCpuRatio: ratio(runs1, 'fixed', 'node:http', 'cpuUsPerRequest'),
+    controlRatio: ratio(runs1, 'fixed', 'fixed-twin', 'cpuUsPerRequest'),
     coldLookupRatio: cold.ratio,
     coldLookup1TaskRatio: cold1.ratio,
     ...(haproxy && {
