@@ -9,7 +9,7 @@
 //   whatever slows the VM slows both, so a ratio taken over the same seconds cancels the drift (two
 //   identical A's measured this way agreed within ±3 % per round; one A measured round after round swung
 //   by ±25 %). One pair at a time, its rounds back to back: both sides share the same history of load.
-// - Every pair is warmed (JIT, heap) together right before its rounds.
+// - Every pair is warmed (JIT, heap), each side alone then both together, right before its rounds.
 // - Every ratio is taken per round and reported as the median with its min–max over rounds.
 // - A's CPU time per request (utime + stime from /proc/<pid>/stat) is the primary cost figure; req/s is
 //   what each variant served while sharing the core, so absolute req/s are about half of one core's.
@@ -17,7 +17,7 @@
 //   are pinned to CPU 0, and B, HAProxy, the load generators and this script to CPU 1 (BENCH_PIN=0: off).
 // Then reach (bench/reach.js): 20 B tasks through DNS's 8-record answers and through the Cloud Map API,
 // and the API source's calls per 10 s in steady state.
-// Every load is bounded in time (BENCH_SECONDS per round, BENCH_ROUNDS rounds); about 7 minutes in all.
+// Every load is bounded in time (BENCH_SECONDS per round, BENCH_ROUNDS rounds); about 8 minutes in all.
 'use strict';
 
 const { promises: dns } = require('node:dns');
@@ -39,10 +39,11 @@ const ROUND_SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 /**
- * Warm-up of a pair, together, right before its rounds: the discovery A needs ~8 s of a whole core before
- * its CPU per request stops falling, and an A that sat idle a while (memory given back) takes a while too.
+ * Warm-up, right before a pair's rounds: each side alone (a fresh A needs ~15 s of a core before its CPU
+ * per request stops falling: JIT, heap; an A that sat idle a while needs some too), then both together.
  */
-const WARM_PAIR_SECONDS = 24;
+const WARM_ALONE_SECONDS = 8;
+const WARM_PAIR_SECONDS = 16;
 const COLD_LOOKUPS = 2000;
 const COLD_BATCHES = 5;
 
@@ -58,9 +59,9 @@ function loadTogether(pair, seconds) {
 const pairName = (pair) => pair.map((v) => v.name).join('/');
 
 /**
- * Measured rounds of `pairs` ([numerator, denominator] of a ratio), pair by pair: warmed together, then
- * ROUNDS rounds of ROUND_SECONDS with both variants under the same load at the same time, sharing CPU 0,
- * so that whatever slows the VM in those seconds slows both.
+ * Measured rounds of `pairs` ([numerator, denominator] of a ratio), pair by pair: warmed (each side
+ * alone, then together), then ROUNDS rounds of ROUND_SECONDS with both variants under the same load at
+ * the same time, sharing CPU 0, so that whatever slows the VM in those seconds slows both.
  * Per variant and round: req/s, p50/p99, failures, CPU µs per request (summed over `pids`: A, plus
  * HAProxy for the sidecar), the share of a core it used (≈ 0.5 while the pair keeps CPU 0 busy), and what
  * `counter()` counted meanwhile.
@@ -78,6 +79,7 @@ async function pairRounds(pairs, counter = () => 0) {
   for (const pair of pairs) {
     const name = pairName(pair);
     byPair[name] = Object.fromEntries(pair.map((v) => [v.name, []]));
+    for (const v of pair) await loadTogether([v], WARM_ALONE_SECONDS);
     await loadTogether(pair, WARM_PAIR_SECONDS);
     const ratios = [];
     for (let round = 0; round < ROUNDS; round++) {
@@ -434,6 +436,7 @@ async function main() {
         : 'none',
       roundSeconds: ROUND_SECONDS,
       rounds: ROUNDS,
+      warmAloneSeconds: WARM_ALONE_SECONDS,
       warmPairSeconds: WARM_PAIR_SECONDS,
       schedule: 'each ratio from its two variants measured at the same time, sharing CPU 0',
       pairs: [...phase1, ...(sidecar ? [[ours, sidecar]] : [])].map(pairName),
