@@ -64,7 +64,7 @@ function schedule(s) {
     `it served while sharing the core (the scheduler's split is close to, not exactly, half), so a req/s ` +
     `ratio is nearly the inverse of the CPU/request ratio, not an independent figure; CPU µs/request does ` +
     `not depend on the share. A variant's row comes from the first pair it ran in. Every ` +
-    `pair warmed right before its rounds (${s.warmAloneSeconds ? `each side alone ${s.warmAloneSeconds} s, then ` : ''}together ${s.warmPairSeconds} s), then its ${s.rounds} rounds × ${s.roundSeconds} s (one pair at a time)`
+    `${s.warmPhaseSeconds ? `variant of a phase first warmed with all the others, ~${s.warmPhaseSeconds} s of a core each; every ` : ''}pair warmed right before its rounds (${s.warmAloneSeconds ? `each side alone ${s.warmAloneSeconds} s, then ` : ''}together ${s.warmPairSeconds} s), then its ${s.rounds} rounds × ${s.roundSeconds} s (one pair at a time)`
   );
 }
 

@@ -9,7 +9,8 @@
 //   whatever slows the VM slows both, so a ratio taken over the same seconds cancels the drift (two
 //   identical A's measured this way agreed within ±3 % per round; one A measured round after round swung
 //   by ±25 %). One pair at a time, its rounds back to back: both sides share the same history of load.
-// - Every pair is warmed (JIT, heap), each side alone then both together, right before its rounds.
+// - Every variant of a phase is warmed (JIT, heap) under load first, all together; then every pair, each
+//   side alone then both together, right before its rounds.
 // - Every ratio is taken per round and reported as the median with its min–max over rounds.
 // - A's CPU time per request (utime + stime from /proc/<pid>/stat) is the primary cost figure; req/s is
 //   what each variant served while sharing the core, so absolute req/s are about half of one core's.
@@ -17,7 +18,7 @@
 //   are pinned to CPU 0, and B, HAProxy, the load generators and this script to CPU 1 (BENCH_PIN=0: off).
 // Then reach (bench/reach.js): 20 B tasks through DNS's 8-record answers and through the Cloud Map API,
 // and the API source's calls per 10 s in steady state.
-// Every load is bounded in time (BENCH_SECONDS per round, BENCH_ROUNDS rounds); about 8 minutes in all.
+// Every load is bounded in time (BENCH_SECONDS per round, BENCH_ROUNDS rounds); about 10 minutes in all.
 'use strict';
 
 const { promises: dns } = require('node:dns');
@@ -39,10 +40,12 @@ const ROUND_SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 /**
- * Warm-up, right before a pair's rounds: each side alone (a fresh A needs ~15 s of a core before its CPU
- * per request stops falling: JIT, heap; an A that sat idle a while needs some too), then both together.
+ * Warm-up, right before a pair's rounds: each side alone (an A that sat idle a while is slower for a
+ * while), then both together.
  */
 const WARM_ALONE_SECONDS = 8;
+/** Before any pair: every variant of a phase under load together, about this much of a core each. */
+const WARM_PHASE_SECONDS = 15;
 const WARM_PAIR_SECONDS = 16;
 const COLD_LOOKUPS = 2000;
 const COLD_BATCHES = 5;
@@ -69,6 +72,17 @@ const pairName = (pair) => pair.map((v) => v.name).join('/');
  *   stealSeconds: number }} rounds by pair (`a/b`) and side, every round of each variant, steal in all
  */
 async function pairRounds(pairs, counter = () => 0) {
+  // Every variant of the phase together first, each about WARM_PHASE_SECONDS of a core: a fresh A's CPU
+  // per request keeps falling for its first ~25 s of a core (JIT, then the heap settling).
+  const variants = [...new Set(pairs.flat())];
+  await Promise.all(
+    variants.map((v) =>
+      load(`http://127.0.0.1:${v.port}/api/whoami`, {
+        seconds: WARM_PHASE_SECONDS * variants.length,
+        connections: CONNECTIONS,
+      }),
+    ),
+  );
   const byPair = {};
   const byVariant = {};
   const firstPair = {};
@@ -312,10 +326,10 @@ async function main() {
   ];
   // Each ratio's two sides, measured together.
   const phase1 = [
+    [vFixed, vTwin],
     [vDiscovery, vFixed],
     [vNaive, vFixed],
     [vFixed, vBare],
-    [vFixed, vTwin],
   ];
   log(
     `A variants, 1 B task, in pairs sharing CPU 0 (${phase1.map(pairName).join(', ')}): ` +
@@ -436,6 +450,7 @@ async function main() {
         : 'none',
       roundSeconds: ROUND_SECONDS,
       rounds: ROUNDS,
+      warmPhaseSeconds: WARM_PHASE_SECONDS,
       warmAloneSeconds: WARM_ALONE_SECONDS,
       warmPairSeconds: WARM_PAIR_SECONDS,
       schedule: 'each ratio from its two variants measured at the same time, sharing CPU 0',
