@@ -14,6 +14,14 @@ const ROOT = path.resolve(__dirname, '..');
 /** Every child we start, killed (SIGKILL) if the bench itself exits early. */
 const children = [];
 process.on('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
+// Node skips 'exit' when a signal ends the process: exit on them, so that children and CPU groups go too.
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+  ['SIGHUP', 129],
+]) {
+  process.once(signal, () => process.exit(code));
+}
 
 function onPath(command) {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
@@ -336,13 +344,23 @@ function cpuGroups(names) {
       },
       remove() {
         for (const dir of made) {
+          let pids = [];
           try {
-            for (const pid of fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n')) {
-              if (pid) fs.writeFileSync(path.join(root.dir, 'cgroup.procs'), pid);
+            pids = fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean);
+          } catch {
+            continue; // already gone
+          }
+          for (const pid of pids) {
+            try {
+              fs.writeFileSync(path.join(root.dir, 'cgroup.procs'), pid);
+            } catch {
+              // exited meanwhile
             }
+          }
+          try {
             fs.rmdirSync(dir);
           } catch {
-            // a process exiting meanwhile, or already gone
+            // a process still on its way out: the group is empty soon and costs nothing
           }
         }
       },

@@ -62,8 +62,9 @@ function schedule(s) {
     `each ratio's two variants run at the same time, sharing CPU 0, each under its own load generator ` +
     `(pairs: ${s.pairs.join(', ')}), so that the VM's drift slows both alike; a variant's req/s is what ` +
     `it served while sharing the core (the scheduler's split is close to, not exactly, half), so a req/s ` +
-    `ratio is nearly the inverse of the CPU/request ratio, not an independent figure; CPU µs/request does ` +
-    `not depend on the share. A variant's row comes from the first pair it ran in. Every ` +
+    `ratio is nearly the inverse of the CPU/request ratio, not an independent figure. A variant's CPU ` +
+    `µs/request also depends a little on its partner (shared caches), so compare figures within a pair: ` +
+    `a variant's row comes from the first pair it ran in (named), its failed/sent from every round it ran. Every ` +
     `${s.warmPhaseSeconds ? `variant of a phase first warmed with all the others, ~${s.warmPhaseSeconds} s of a core each; every ` : ''}pair warmed right before its rounds (${s.warmAloneSeconds ? `each side alone ${s.warmAloneSeconds} s, then ` : ''}together ${s.warmPairSeconds} s), then its ${s.rounds} rounds × ${s.roundSeconds} s (one pair at a time)`
   );
 }

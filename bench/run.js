@@ -6,9 +6,10 @@
 // How it keeps ratios honest on a small, shared VM, whose speed drifts by ±25 % from one half second to
 // the next (steal, neighbours): the two variants of a ratio run *at the same time*.
 // - Both share CPU 0, each under its own load generator; the scheduler shares the core fairly, and
-//   whatever slows the VM slows both, so a ratio taken over the same seconds cancels the drift (two
-//   identical A's measured this way agreed within ±3 % per round; one A measured round after round swung
-//   by ±25 %). One pair at a time, its rounds back to back: both sides share the same history of load.
+//   whatever slows the VM slows both, so a ratio taken over the same seconds cancels the drift (a control
+//   pair of two identical A's measures how well, every run: its rounds stay within a few %; one A measured
+//   round after round swung by ±25 %). One pair at a time, its rounds back to back: both sides share
+//   the same history of load.
 // - Every variant of a phase is warmed (JIT, heap) under load first, all together; then every pair, each
 //   side alone then both together, right before its rounds.
 // - Every ratio is taken per round and reported as the median with its min–max over rounds.
@@ -446,7 +447,7 @@ async function main() {
     settings: {
       loadGenerator: lib.LOAD_GENERATOR,
       pinning: lib.PINNING
-        ? `the A variants on CPU 0; B, ${groups ? '' : 'HAProxy, '}the load generators and the bench on CPU 1`
+        ? `the A variants on CPU 0; B, ${haproxy && !groups ? 'HAProxy, ' : ''}the load generators and the bench on CPU 1`
         : 'none',
       roundSeconds: ROUND_SECONDS,
       rounds: ROUNDS,

@@ -1,5 +1,6 @@
 import axios, { AxiosError, AxiosHeaders, type AxiosInstance } from 'axios';
 import { getEventListeners } from 'node:events';
+import { Readable } from 'node:stream';
 import { UpstreamError } from '../src';
 
 import { createUndiciAdapter } from '../src/axios';
@@ -136,6 +137,12 @@ describe('createUndiciAdapter', () => {
         'Case',
         'X-Empty',
         '',
+        'Cookie',
+        'a=1',
+        'Cookie',
+        'b=2',
+        req.url === '/fail' ? 'X-Once' : 'Set-Cookie-Once',
+        'x',
       ]);
       res.end('{"ok":true}');
     });
@@ -153,6 +160,7 @@ describe('createUndiciAdapter', () => {
     );
     expect(ours.headers['set-cookie']).toEqual(['a=1', 'b=2']);
     expect(ours.headers['x-dup']).toBe('a, b');
+    expect(ours.headers.cookie).toBe('a=1; b=2');
     expect(ours.headers['content-type']).toBe('application/json');
     expect((ours.headers as InstanceType<typeof AxiosHeaders>).get('X-Mixed')).toBe('Case');
     expect(ours.data).toEqual({ ok: true });
@@ -165,6 +173,15 @@ describe('createUndiciAdapter', () => {
     expect(comparable(ourError.headers as InstanceType<typeof AxiosHeaders>)).toEqual(
       comparable(theirError.headers as InstanceType<typeof AxiosHeaders>),
     );
+  });
+
+  it('when the answer has one Set-Cookie, then it is still a list', async () => {
+    const s = await server((_req, res) => {
+      res.setHeader('Set-Cookie', 'sid=abc; Path=/');
+      res.end('{}');
+    });
+    const res = await client().get(`http://127.0.0.1:${s.port}/c`);
+    expect(res.headers['set-cookie']).toEqual(['sid=abc; Path=/']);
   });
 
   it('when the answer has a __proto__ header, then it is a header like any other and the prototype stays', async () => {
@@ -200,13 +217,18 @@ describe('createUndiciAdapter', () => {
     const without = await client().get<Seen>(`http://127.0.0.1:${s.port}/h`);
     expect(without.data.headers.host).toBe(`127.0.0.1:${s.port}`);
     for (const bad of ['', 1234]) {
+      const body = Readable.from(['never read']);
       const err = await client()
-        .get(`http://127.0.0.1:${s.port}/h`, { srvHost: bad } as object)
+        .post(`http://127.0.0.1:${s.port}/h`, body, { srvHost: bad } as object)
         .catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(TypeError);
+      expect(err).toBeInstanceOf(AxiosError);
+      expect((err as AxiosError).code).toBe(AxiosError.ERR_BAD_OPTION_VALUE);
       expect((err as Error).message).toMatch(/srvHost must be a non-empty/);
+      expect(body.destroyed).toBe(true);
     }
-    expect(s.hits).toBe(2);
+    const nullHost = await client().get<Seen>(`http://127.0.0.1:${s.port}/h`, { srvHost: null } as object);
+    expect(nullHost.data.headers.host).toBe(`127.0.0.1:${s.port}`);
+    expect(s.hits).toBe(3);
   });
 
   it('when the body comes in many chunks, then it arrives whole', async () => {

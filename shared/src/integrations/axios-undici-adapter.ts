@@ -155,9 +155,11 @@ export function createUndiciAdapter(
     // axios carries costs it a merge, a concat and two O(n²) normalizations per call (measured: the Host
     // header alone was ~2.5 % of A's CPU per request).
     const srvHost = (config as { [SRV_HOST]?: unknown })[SRV_HOST];
-    if (srvHost !== undefined) {
+    if (srvHost !== undefined && srvHost !== null) {
       if (typeof srvHost !== 'string' || srvHost === '') {
-        return Promise.reject(new TypeError(`${SRV_HOST} must be a non-empty host[:port] string`));
+        discardBody(config.data);
+        const message = `${SRV_HOST} must be a non-empty host[:port] string`;
+        return Promise.reject(new AxiosError(message, AxiosError.ERR_BAD_OPTION_VALUE, config));
       }
       headers.host = srvHost;
     }
@@ -213,7 +215,10 @@ export function createUndiciAdapter(
         },
         failed: reject,
       });
-      if (handler.settled) return; // the signal had already aborted
+      if (handler.settled) {
+        discardBody(config.data); // the signal had already aborted: nothing will read it
+        return;
+      }
       try {
         agent.dispatch(
           { origin, path, method, headers, body: (config.data as string | Buffer | undefined) ?? null },
@@ -254,24 +259,39 @@ const FIRST_ONLY = new Set([
 
 /**
  * The response's headers as AxiosHeaders, copied as undici parsed them (names lower-cased, values
- * strings, arrays for repeated ones, merged here as Node merges them): axios normalizes them itself
+ * strings, arrays for repeated ones, merged here as Node merges them: Set-Cookie always a list, Cookie
+ * joined with `; `, others joined with `, ` or the first kept): axios normalizes them itself
  * (values sanitized, names trimmed) in transformData, before anyone sees them, so `set`'s per-header
  * lookups would only repeat that work. A `__proto__` header goes through `set`, which keeps it out of
  * the prototype.
  */
 function responseHeaders(parsed: Record<string, string | string[]>): InstanceType<typeof AxiosHeaders> {
-  if (Object.hasOwn(parsed, '__proto__')) return new AxiosHeaders(parsed as Record<string, string>);
   const headers = new AxiosHeaders() as InstanceType<typeof AxiosHeaders> & Record<string, unknown>;
+  const merged: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const name of Object.keys(parsed)) {
     const value = parsed[name]!;
-    headers[name] =
-      !Array.isArray(value) || name === 'set-cookie'
-        ? value
-        : FIRST_ONLY.has(name)
-          ? value[0]
-          : value.join(', ');
+    merged[name] =
+      name === 'set-cookie'
+        ? Array.isArray(value)
+          ? value
+          : [value]
+        : !Array.isArray(value)
+          ? value
+          : FIRST_ONLY.has(name)
+            ? value[0]
+            : value.join(name === 'cookie' ? '; ' : ', ');
   }
+  if ('__proto__' in merged) return new AxiosHeaders(merged as Record<string, string>);
+  Object.assign(headers, merged);
   return headers;
+}
+
+/** A stream body no request will read is destroyed (its file or socket released), as axios's adapter does. */
+function discardBody(data: unknown): void {
+  const stream = data as { destroy?: unknown; pipe?: unknown } | null | undefined;
+  if (stream && typeof stream.pipe === 'function' && typeof stream.destroy === 'function') {
+    (stream.destroy as () => void).call(stream);
+  }
 }
 
 /** axios's own URL for a request (base, url, params, paramsSerializer, allowAbsoluteUrls). */
