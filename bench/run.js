@@ -53,10 +53,10 @@ const COLD_BATCHES = 5;
 
 const log = (line) => process.stderr.write(`${line}\n`);
 
-/** Both variants of a pair under the same load at the same time for `seconds` (a load generator each). */
-function loadTogether(pair, seconds) {
+/** Every variant of `variants` under the same load at the same time for `seconds` (a load generator each). */
+function loadTogether(variants, seconds) {
   return Promise.all(
-    pair.map((v) => load(`http://127.0.0.1:${v.port}/api/whoami`, { seconds, connections: CONNECTIONS })),
+    variants.map((v) => load(`http://127.0.0.1:${v.port}/api/whoami`, { seconds, connections: CONNECTIONS })),
   );
 }
 
@@ -76,14 +76,7 @@ async function pairRounds(pairs, counter = () => 0) {
   // Every variant of the phase together first, each about WARM_PHASE_SECONDS of a core: a fresh A's CPU
   // per request keeps falling for its first ~25 s of a core (JIT, then the heap settling).
   const variants = [...new Set(pairs.flat())];
-  await Promise.all(
-    variants.map((v) =>
-      load(`http://127.0.0.1:${v.port}/api/whoami`, {
-        seconds: WARM_PHASE_SECONDS * variants.length,
-        connections: CONNECTIONS,
-      }),
-    ),
-  );
+  await loadTogether(variants, WARM_PHASE_SECONDS * variants.length);
   const byPair = {};
   const byVariant = {};
   const firstPair = {};

@@ -210,27 +210,20 @@ export class SrvHttpClient {
     }
     const { idempotent, signal, ...axiosConfig } = config;
     const method = (config.method ?? 'GET').toUpperCase();
-    const send: EndpointCall<AxiosResponse<T>> =
-      this.transport === 'undici'
-        ? // The Host goes to the adapter beside axios's headers (see SRV_HOST): cheaper per call.
-          (endpoint, attemptSignal) => {
-            const { baseURL, host } = this.addressOf(endpoint);
-            return this.axios.request<T>({
-              ...axiosConfig,
-              signal: attemptSignal,
-              baseURL,
-              [SRV_HOST]: host,
-            } as AxiosRequestConfig);
-          }
-        : (endpoint, attemptSignal) => {
-            const { baseURL, host } = this.addressOf(endpoint);
-            return this.axios.request<T>({
+    const send: EndpointCall<AxiosResponse<T>> = (endpoint, attemptSignal) => {
+      const { baseURL, host } = this.addressOf(endpoint);
+      // With undici the Host goes to the adapter beside axios's headers (see SRV_HOST): cheaper per call.
+      return this.axios.request<T>(
+        this.transport === 'undici'
+          ? ({ ...axiosConfig, signal: attemptSignal, baseURL, [SRV_HOST]: host } as AxiosRequestConfig)
+          : {
               ...axiosConfig,
               signal: attemptSignal,
               baseURL,
               headers: { ...(axiosConfig.headers as Record<string, string> | undefined), Host: host },
-            });
-          };
+            },
+      );
+    };
     const { result, endpoint } = await this.caller.withEndpoint(this.name, send, {
       idempotent: idempotent ?? IDEMPOTENT.has(method),
       replayable: isReplayableBody(axiosConfig.data),

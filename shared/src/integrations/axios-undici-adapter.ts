@@ -266,24 +266,21 @@ const FIRST_ONLY = new Set([
  * the prototype.
  */
 function responseHeaders(parsed: Record<string, string | string[]>): InstanceType<typeof AxiosHeaders> {
-  const headers = new AxiosHeaders() as InstanceType<typeof AxiosHeaders> & Record<string, unknown>;
-  const merged: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  for (const name of Object.keys(parsed)) {
-    const value = parsed[name]!;
-    merged[name] =
-      name === 'set-cookie'
-        ? Array.isArray(value)
-          ? value
-          : [value]
-        : !Array.isArray(value)
-          ? value
-          : FIRST_ONLY.has(name)
-            ? value[0]
-            : value.join(name === 'cookie' ? '; ' : ', ');
+  if (Object.hasOwn(parsed, '__proto__')) {
+    const merged = Object.create(null) as Record<string, string | string[]>;
+    for (const name of Object.keys(parsed)) merged[name] = mergeRepeated(name, parsed[name]!);
+    return new AxiosHeaders(merged);
   }
-  if ('__proto__' in merged) return new AxiosHeaders(merged as Record<string, string>);
-  Object.assign(headers, merged);
+  const headers = new AxiosHeaders() as InstanceType<typeof AxiosHeaders> & Record<string, unknown>;
+  for (const name of Object.keys(parsed)) headers[name] = mergeRepeated(name, parsed[name]!);
   return headers;
+}
+
+/** One response header's value as Node gives it (see FIRST_ONLY). */
+function mergeRepeated(name: string, value: string | string[]): string | string[] {
+  if (name === 'set-cookie') return Array.isArray(value) ? value : [value];
+  if (!Array.isArray(value)) return value;
+  return FIRST_ONLY.has(name) ? value[0]! : value.join(name === 'cookie' ? '; ' : ', ');
 }
 
 /** A stream body no request will read is destroyed (its file or socket released), as axios's adapter does. */
