@@ -136,18 +136,30 @@ export class EndpointCaller {
       );
     }
     const deadline = Date.now() + this.budgetMs;
-    const tried = new Set<string>();
     const { health } = this;
-    const usable = (e: Endpoint): boolean => !tried.has(e.key) && health.isAvailable(e);
+    // Made on the first retry only: most calls succeed at once, and the hot path allocates nothing for it.
+    let tried: Set<string> | undefined;
+    let usable: ((e: Endpoint) => boolean) | undefined;
     for (let attempt = 1; ; attempt++) {
       // Fast path: nothing ejected and nothing tried yet, so every endpoint is a candidate.
-      const filter = tried.size === 0 && health.allHealthy ? undefined : usable;
+      const filter =
+        tried === undefined && health.allHealthy
+          ? undefined
+          : (usable ??= (e) => !tried?.has(e.key) && health.isAvailable(e));
       const endpoint =
         this.source.pickCached(name, filter) ?? (await this.pickWithin(name, filter, deadline, callerSignal));
       this.picks.set(endpoint.key, (this.picks.get(endpoint.key) ?? 0) + 1);
       const attemptMs = Math.max(1, Math.min(this.timeoutMs, deadline - Date.now()));
       try {
-        const result = await this.attempt(fn, endpoint, attemptMs, callerSignal, classify);
+        const result = await runWithDeadline(
+          fn,
+          endpoint,
+          endpoint.key,
+          endpoint.target,
+          attemptMs,
+          callerSignal,
+          classify,
+        );
         health.reportSuccess(endpoint);
         return { result, endpoint };
       } catch (err) {
@@ -183,7 +195,7 @@ export class EndpointCaller {
           throw failure;
         }
         this.counters.retries++;
-        tried.add(endpoint.key);
+        (tried ??= new Set()).add(endpoint.key);
       }
     }
   }
@@ -201,23 +213,6 @@ export class EndpointCaller {
   /** Stops listening to the source (the source itself is the owner's to close). */
   close(): void {
     this.source.off('change', this.onChange);
-  }
-
-  /** One attempt at `endpoint`, its whole exchange within `attemptMs`, as an UpstreamError on failure. */
-  private attempt<T>(
-    fn: EndpointCall<T>,
-    endpoint: Endpoint,
-    attemptMs: number,
-    callerSignal: AbortSignal | undefined,
-    classify: CallOptions['classify'],
-  ): Promise<T> {
-    return callWithDeadline((signal) => fn(endpoint, signal), {
-      endpoint: endpoint.key,
-      target: endpoint.target,
-      timeoutMs: attemptMs,
-      signal: callerSignal,
-      classify: classify && ((err) => classify(err, endpoint)),
-    });
   }
 
   /**
@@ -280,37 +275,73 @@ export interface DeadlineOptions {
  * until it fires. Each attempt of `EndpointCaller` runs through it; so can a call to a fixed URL.
  * @throws {TypeError} for a `timeoutMs` that is not an integer from 1 to 2³¹ − 1; {UpstreamError}
  */
-export async function callWithDeadline<T>(
+export function callWithDeadline<T>(
   work: (signal: AbortSignal) => Promise<T>,
   options: DeadlineOptions,
 ): Promise<T> {
-  const { endpoint, timeoutMs, signal: callerSignal, classify } = options;
+  const { endpoint, timeoutMs, signal, classify } = options;
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMER_MS) {
-    throw new TypeError(`timeoutMs must be an integer from 1 to ${MAX_TIMER_MS}, got ${String(timeoutMs)}`);
+    const message = `timeoutMs must be an integer from 1 to ${MAX_TIMER_MS}, got ${String(timeoutMs)}`;
+    return Promise.reject(new TypeError(message));
   }
   const target = options.target ?? endpoint;
-  const where = target === endpoint ? endpoint : `${target} (${endpoint})`;
-  if (callerSignal?.aborted) {
-    throw new UpstreamError('cancelled', 'ECANCELLED', endpoint, `the caller cancelled the call to ${where}`);
-  }
+  return runWithDeadline(
+    callWork,
+    work,
+    endpoint,
+    target,
+    timeoutMs,
+    signal,
+    classify && ((err) => classify(err)),
+  );
+}
+
+function callWork<T>(work: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
+  return work(signal);
+}
+
+/** `endpoint` as messages name it: its target too when that says more. */
+function describe(endpoint: string, target: string): string {
+  return target === endpoint ? endpoint : `${target} (${endpoint})`;
+}
+
+function abortAtDeadline(controller: AbortController, endpoint: string, target: string, ms: number): void {
+  const message = `${describe(endpoint, target)} did not answer in ${ms} ms`;
+  controller.abort(new UpstreamError('timeout', 'ETIMEDOUT', endpoint, message));
+}
+
+function cancelled(endpoint: string, target: string): UpstreamError {
+  const message = `the caller cancelled the call to ${describe(endpoint, target)}`;
+  return new UpstreamError('cancelled', 'ECANCELLED', endpoint, message);
+}
+
+/**
+ * `callWithDeadline`'s work, as each attempt of `EndpointCaller` runs it: `fn(arg, signal)`, with the
+ * arguments spread out so that the hot path makes no options object, closure or message per call
+ * (the messages are made only when something fails).
+ */
+async function runWithDeadline<A, T>(
+  fn: (arg: A, signal: AbortSignal) => Promise<T>,
+  arg: A,
+  endpoint: string,
+  target: string,
+  timeoutMs: number,
+  callerSignal: AbortSignal | undefined,
+  classify: ((err: unknown, arg: A) => UpstreamError) | undefined,
+): Promise<T> {
+  if (callerSignal?.aborted) throw cancelled(endpoint, target);
   const controller = new AbortController();
-  const timer = setTimeout(() => {
-    const message = `${where} did not answer in ${timeoutMs} ms`;
-    controller.abort(new UpstreamError('timeout', 'ETIMEDOUT', endpoint, message));
-  }, timeoutMs);
-  const onCallerAbort = (): void => {
-    const message = `the caller cancelled the call to ${where}`;
-    controller.abort(new UpstreamError('cancelled', 'ECANCELLED', endpoint, message));
-  };
-  callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+  const timer = setTimeout(abortAtDeadline, timeoutMs, controller, endpoint, target, timeoutMs);
+  const onCallerAbort = callerSignal && ((): void => controller.abort(cancelled(endpoint, target)));
+  if (onCallerAbort) callerSignal!.addEventListener('abort', onCallerAbort, { once: true });
   try {
-    return await work(controller.signal);
+    return await fn(arg, controller.signal);
   } catch (err) {
-    if (err instanceof UpstreamError && err.responseStarted) throw err; // classified by work itself
+    if (err instanceof UpstreamError && err.responseStarted) throw err; // classified by fn itself
     if (controller.signal.aborted) throw controller.signal.reason as UpstreamError;
-    throw classify ? classify(err) : classifyError(err, endpoint, target);
+    throw classify ? classify(err, arg) : classifyError(err, endpoint, target);
   } finally {
     clearTimeout(timer);
-    callerSignal?.removeEventListener('abort', onCallerAbort);
+    if (onCallerAbort) callerSignal!.removeEventListener('abort', onCallerAbort);
   }
 }

@@ -6,7 +6,7 @@ import type { EndpointHealth, EndpointHealthOptions } from './health';
 import { positiveInt } from './options';
 import type { Endpoint } from './records';
 import type { EndpointSource } from './source';
-import { SRV_HOST, createUndiciAdapter } from './integrations/axios-undici-adapter';
+import { createUndiciAdapter, type SRV_HOST } from './integrations/axios-undici-adapter';
 import { UpstreamError, classifyError, isReplayableBody } from './upstream';
 import { invalidNameReason } from './wire/message';
 
@@ -65,6 +65,19 @@ export interface SrvRequestConfig extends AxiosRequestConfig {
    * Connection failures (nothing was sent) are retried whatever this says.
    */
   idempotent?: boolean;
+}
+
+/** A url with a scheme, or protocol-relative (`//`, `\\\\`): refused, the upstream comes from discovery. */
+const ABSOLUTE_OR_SCHEME = /^([a-z][a-z\d+.-]*:|\/\/|\\\\)/i;
+
+/**
+ * What a request's failure reads as: axios's own layers throw AxiosErrors; the undici transport's
+ * network errors are not.
+ */
+function classifyAxios(err: unknown, e: Endpoint): UpstreamError {
+  return err instanceof AxiosError
+    ? toUpstreamError(err, e.key, e.target)
+    : classifyError(err, e.key, e.target);
 }
 
 /** RFC 9110 §9.2.2. */
@@ -203,38 +216,45 @@ export class SrvHttpClient {
   async request<T = unknown>(
     config: SrvRequestConfig,
   ): Promise<{ response: AxiosResponse<T>; endpoint: Endpoint }> {
-    if (config.url !== undefined && /^([a-z][a-z\d+.-]*:|\/\/|\\\\)/i.test(config.url)) {
-      throw new TypeError(
-        `url must be a path, not an absolute URL: ${JSON.stringify(config.url.slice(0, 80))}`,
-      );
+    const { url } = config;
+    if (url !== undefined && ABSOLUTE_OR_SCHEME.test(url)) {
+      throw new TypeError(`url must be a path, not an absolute URL: ${JSON.stringify(url.slice(0, 80))}`);
     }
     const { idempotent, signal, ...axiosConfig } = config;
-    const method = (config.method ?? 'GET').toUpperCase();
-    const send: EndpointCall<AxiosResponse<T>> = (endpoint, attemptSignal) => {
-      const { baseURL, host } = this.addressOf(endpoint);
-      // With undici the Host goes to the adapter beside axios's headers (see SRV_HOST): cheaper per call.
-      return this.axios.request<T>(
-        this.transport === 'undici'
-          ? ({ ...axiosConfig, signal: attemptSignal, baseURL, [SRV_HOST]: host } as AxiosRequestConfig)
-          : {
-              ...axiosConfig,
-              signal: attemptSignal,
-              baseURL,
-              headers: { ...(axiosConfig.headers as Record<string, string> | undefined), Host: host },
-            },
-      );
-    };
-    const { result, endpoint } = await this.caller.withEndpoint(this.name, send, {
-      idempotent: idempotent ?? IDEMPOTENT.has(method),
-      replayable: isReplayableBody(axiosConfig.data),
-      signal: signal as AbortSignal | undefined,
-      // Errors from axios's own layers are AxiosErrors; the undici transport's network errors are not.
-      classify: (err, e) =>
-        err instanceof AxiosError
-          ? toUpstreamError(err, e.key, e.target)
-          : classifyError(err, e.key, e.target),
-    });
+    const { result, endpoint } = await this.caller.withEndpoint(
+      this.name,
+      (e: Endpoint, attemptSignal: AbortSignal) => this.send<T>(axiosConfig, e, attemptSignal),
+      {
+        idempotent:
+          idempotent ?? IDEMPOTENT.has(config.method === undefined ? 'GET' : config.method.toUpperCase()),
+        replayable: isReplayableBody(axiosConfig.data),
+        signal: signal as AbortSignal | undefined,
+        classify: classifyAxios,
+      },
+    );
     return { response: result, endpoint };
+  }
+
+  /** One attempt of `request`: `config` to `endpoint`, within `signal`. */
+  private send<T>(
+    config: AxiosRequestConfig,
+    endpoint: Endpoint,
+    signal: AbortSignal,
+  ): Promise<AxiosResponse<T>> {
+    const { baseURL, host } = this.addressOf(endpoint);
+    // With undici the Host goes to the adapter beside axios's headers (SRV_HOST): cheaper per call than
+    // a header. The type checks that the literal key is SRV_HOST.
+    if (this.transport === 'undici') {
+      const srvConfig: AxiosRequestConfig & Record<typeof SRV_HOST, string> = {
+        ...config,
+        signal,
+        baseURL,
+        srvHost: host,
+      };
+      return this.axios.request<T>(srvConfig);
+    }
+    const headers = { ...(config.headers as Record<string, string> | undefined), Host: host };
+    return this.axios.request<T>({ ...config, signal, baseURL, headers });
   }
 
   /**
