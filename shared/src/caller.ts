@@ -155,7 +155,7 @@ export class EndpointCaller {
           fn,
           endpoint,
           endpoint.key,
-          endpoint.target,
+          endpoint.target ?? endpoint.key, // a custom source may leave it out
           attemptMs,
           callerSignal,
           classify,
@@ -275,14 +275,13 @@ export interface DeadlineOptions {
  * until it fires. Each attempt of `EndpointCaller` runs through it; so can a call to a fixed URL.
  * @throws {TypeError} for a `timeoutMs` that is not an integer from 1 to 2³¹ − 1; {UpstreamError}
  */
-export function callWithDeadline<T>(
+export async function callWithDeadline<T>(
   work: (signal: AbortSignal) => Promise<T>,
   options: DeadlineOptions,
 ): Promise<T> {
   const { endpoint, timeoutMs, signal, classify } = options;
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMER_MS) {
-    const message = `timeoutMs must be an integer from 1 to ${MAX_TIMER_MS}, got ${String(timeoutMs)}`;
-    return Promise.reject(new TypeError(message));
+    throw new TypeError(`timeoutMs must be an integer from 1 to ${MAX_TIMER_MS}, got ${String(timeoutMs)}`);
   }
   const target = options.target ?? endpoint;
   return runWithDeadline(

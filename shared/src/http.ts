@@ -221,12 +221,12 @@ export class SrvHttpClient {
       throw new TypeError(`url must be a path, not an absolute URL: ${JSON.stringify(url.slice(0, 80))}`);
     }
     const { idempotent, signal, ...axiosConfig } = config;
+    const method = (config.method ?? 'GET').toUpperCase(); // axios sends a null method as GET too
     const { result, endpoint } = await this.caller.withEndpoint(
       this.name,
       (e: Endpoint, attemptSignal: AbortSignal) => this.send<T>(axiosConfig, e, attemptSignal),
       {
-        idempotent:
-          idempotent ?? IDEMPOTENT.has(config.method === undefined ? 'GET' : config.method.toUpperCase()),
+        idempotent: idempotent ?? IDEMPOTENT.has(method),
         replayable: isReplayableBody(axiosConfig.data),
         signal: signal as AbortSignal | undefined,
         classify: classifyAxios,

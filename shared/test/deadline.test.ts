@@ -37,7 +37,9 @@ describe('callWithDeadline', () => {
 
   it('when timeoutMs is not an integer a timer can hold, then the call is refused and the work not started', async () => {
     const work = jest.fn(() => Promise.resolve(1));
-    for (const timeoutMs of [0, -1, 1.5, Infinity, 2 ** 31, Number.NaN]) {
+    // An object that cannot become a string still gives a rejection, never a synchronous throw.
+    const unprintable = Object.create(null) as number;
+    for (const timeoutMs of [0, -1, 1.5, Infinity, 2 ** 31, Number.NaN, unprintable]) {
       await expect(callWithDeadline(work, { endpoint: KEY, timeoutMs })).rejects.toThrow(TypeError);
     }
     expect(work).not.toHaveBeenCalled();

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SrvHttpClient } from '../src/axios';
+import { SrvHttpClient, type SrvRequestConfig } from '../src/axios';
 import { SrvResolver, UpstreamError } from '../src';
 import { ScriptedDns, cloudMapRecords, reply } from './helpers/scripted-dns';
 
@@ -94,6 +94,15 @@ describe('SrvHttpClient (real HTTP servers and DNS on 127.0.0.1)', () => {
       expect(b.encodings).toEqual(['identity', 'identity']);
     },
   );
+
+  it('when the method is null, then it is sent as a GET (as axios does), not refused', async () => {
+    const b = track(await backend('b'));
+    const { client } = await setup([['task1', b.port]]);
+    const config = { url: '/v1/whoami', method: null } as unknown as SrvRequestConfig;
+    const { response } = await client.request(config);
+    expect(response.status).toBe(200);
+    expect(b.hits).toBe(1);
+  });
 
   it('when one endpoint refuses connections, then GET and POST are retried on the other and succeed', async () => {
     const live = track(await backend('live'));
