@@ -3,7 +3,13 @@ import { EndpointHealth, type EndpointHealthOptions } from './health';
 import { positiveInt } from './options';
 import type { Endpoint } from './records';
 import type { EndpointSource } from './source';
-import { CONNECT_CODES, UpstreamError, classifyError, type UpstreamFailure } from './upstream';
+import {
+  CONNECT_CODES,
+  UpstreamError,
+  classifyError,
+  describeEndpoint,
+  type UpstreamFailure,
+} from './upstream';
 
 /** The longest delay a Node timer takes (longer ones fire after 1 ms). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -299,18 +305,13 @@ function callWork<T>(work: (signal: AbortSignal) => Promise<T>, signal: AbortSig
   return work(signal);
 }
 
-/** `endpoint` as messages name it: its target too when that says more. */
-function describe(endpoint: string, target: string): string {
-  return target === endpoint ? endpoint : `${target} (${endpoint})`;
-}
-
 function abortAtDeadline(controller: AbortController, endpoint: string, target: string, ms: number): void {
-  const message = `${describe(endpoint, target)} did not answer in ${ms} ms`;
+  const message = `${describeEndpoint(endpoint, target)} did not answer in ${ms} ms`;
   controller.abort(new UpstreamError('timeout', 'ETIMEDOUT', endpoint, message));
 }
 
 function cancelled(endpoint: string, target: string): UpstreamError {
-  const message = `the caller cancelled the call to ${describe(endpoint, target)}`;
+  const message = `the caller cancelled the call to ${describeEndpoint(endpoint, target)}`;
   return new UpstreamError('cancelled', 'ECANCELLED', endpoint, message);
 }
 

@@ -7,7 +7,7 @@ import { positiveInt } from './options';
 import type { Endpoint } from './records';
 import type { EndpointSource } from './source';
 import { createUndiciAdapter, type SRV_HOST } from './integrations/axios-undici-adapter';
-import { UpstreamError, classifyError, isReplayableBody } from './upstream';
+import { UpstreamError, classifyError, describeEndpoint, isReplayableBody } from './upstream';
 import { invalidNameReason } from './wire/message';
 
 export { UpstreamError } from './upstream';
@@ -301,7 +301,7 @@ export function toUpstreamError(err: unknown, endpoint: string, name = endpoint)
       cause: err,
     });
   }
-  const where = name === endpoint ? endpoint : `${name} (${endpoint})`;
+  const where = describeEndpoint(endpoint, name);
   if (err.response) {
     const message = `${where} answered HTTP ${err.response.status}`;
     return new UpstreamError('bad-response', 'EUPSTREAMSTATUS', endpoint, message, { cause: err });

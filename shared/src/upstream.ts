@@ -65,7 +65,7 @@ const TIMEOUT_CODES: ReadonlySet<string> = new Set([
  */
 export function classifyError(err: unknown, endpoint: string, target = endpoint): UpstreamError {
   if (err instanceof UpstreamError) return err;
-  const where = target === endpoint ? endpoint : `${target} (${endpoint})`;
+  const where = describeEndpoint(endpoint, target);
   const code = errnoOf(err);
   if (
     (err as Error | undefined)?.name === 'AbortError' ||
@@ -119,4 +119,9 @@ export function isReplayableBody(body: unknown): boolean {
   if (typeof b.pipe === 'function' || typeof b.getReader === 'function') return false;
   if (typeof b[Symbol.asyncIterator] === 'function') return false;
   return true; // plain objects (axios serializes them to a string), URLSearchParams…
+}
+
+/** `endpoint` (`address:port`) as messages name it: with its target (SRV name) first when that differs. */
+export function describeEndpoint(endpoint: string, target: string): string {
+  return target === endpoint ? endpoint : `${target} (${endpoint})`;
 }
