@@ -1,5 +1,5 @@
 import { UpstreamError, callWithDeadline, classifyError } from '@ecs-srv/shared';
-import { SrvHttpClient, createUndiciAdapter, toUpstreamError } from '@ecs-srv/shared/axios';
+import { AxiosFastPath, SrvHttpClient, createUndiciAdapter, toUpstreamError } from '@ecs-srv/shared/axios';
 import axios, { AxiosError, type AxiosRequestConfig } from 'axios';
 import http from 'node:http';
 import { z } from 'zod';
@@ -103,10 +103,12 @@ export function sendToFixedUrl(
     proxy: false,
     transitional: { clarifyTimeoutError: true },
   });
+  // As SrvHttpClient does with undici: axios's pipeline skipped where it would change nothing.
+  const client: Pick<AxiosFastPath, 'request'> = undici ? new AxiosFastPath(instance) : instance;
   return {
     send: async (config) => {
       const data = await callWithDeadline(
-        async (signal) => (await instance.request({ ...config, signal })).data as unknown,
+        async (signal) => (await client.request({ ...config, signal })).data as unknown,
         {
           endpoint: baseUrl.host,
           timeoutMs: options.timeoutMs,

@@ -6,3 +6,4 @@ export { SrvHttpClient, toUpstreamError } from './http';
 export { SRV_HOST, createUndiciAdapter } from './integrations/axios-undici-adapter';
 export type { UndiciAdapterOptions } from './integrations/axios-undici-adapter';
 export type { HttpClientStats, SrvHttpClientOptions, SrvRequestConfig } from './http';
+export { AxiosFastPath } from './integrations/axios-fast-path';

@@ -6,6 +6,7 @@ import type { EndpointHealth, EndpointHealthOptions } from './health';
 import { positiveInt } from './options';
 import type { Endpoint } from './records';
 import type { EndpointSource } from './source';
+import { AxiosFastPath } from './integrations/axios-fast-path';
 import { createUndiciAdapter, type SRV_HOST } from './integrations/axios-undici-adapter';
 import { UpstreamError, classifyError, describeEndpoint, isReplayableBody } from './upstream';
 import { invalidNameReason } from './wire/message';
@@ -132,6 +133,8 @@ export class SrvHttpClient {
   readonly transport: 'undici' | 'http';
   private readonly agent?: ConnectTimeoutAgent;
   private readonly closeTransport?: () => Promise<void>;
+  /** With undici: `axios.request`, without axios's pipeline where it would change nothing. */
+  private readonly direct?: AxiosFastPath;
   private readonly name: string;
   /** Per endpoint (object; gone with it), what `addressOf` made. */
   private readonly addresses = new WeakMap<Endpoint, { baseURL: string; host: string }>();
@@ -196,6 +199,8 @@ export class SrvHttpClient {
       proxy: false,
       transitional: { clarifyTimeoutError: true, silentJSONParsing: false, forcedJSONParsing: true },
     });
+    // axios's pipeline skipped while it would do nothing but merge defaults (see AxiosFastPath).
+    this.direct = undici ? new AxiosFastPath(this.axios) : undefined;
   }
 
   /** Passive health of the endpoints this client called. */
@@ -251,7 +256,7 @@ export class SrvHttpClient {
         baseURL,
         srvHost: host,
       };
-      return this.axios.request<T>(srvConfig);
+      return this.direct!.request<T>(srvConfig);
     }
     const headers = { ...(config.headers as Record<string, string> | undefined), Host: host };
     return this.axios.request<T>({ ...config, signal, baseURL, headers });

@@ -229,7 +229,16 @@ export function createUndiciAdapter(
       }
     });
   };
+  UNDICI_ADAPTERS.add(adapter);
   return { adapter, close: () => agent.close() };
+}
+
+/** The adapters createUndiciAdapter made (AxiosFastPath calls only these directly). */
+const UNDICI_ADAPTERS = new WeakSet<AxiosAdapter>();
+
+/** Whether `adapter` is one createUndiciAdapter made. */
+export function isUndiciAdapter(adapter: unknown): boolean {
+  return typeof adapter === 'function' && UNDICI_ADAPTERS.has(adapter as AxiosAdapter);
 }
 
 /**
