@@ -19,6 +19,8 @@ describe('AxiosFastPath', () => {
     method: string;
     url: string;
     headers: Record<string, unknown>;
+    /** Header names and values in the order they came. */
+    raw: string[];
     body: string;
   }
 
@@ -30,7 +32,7 @@ describe('AxiosFastPath', () => {
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
         const headers = { ...req.headers };
-        seen.push({ method: req.method!, url: req.url!, headers, body });
+        seen.push({ method: req.method!, url: req.url!, headers, raw: req.rawHeaders, body });
         const path = req.url!.split('?')[0]!;
         res.setHeader('x-served', 'yes');
         res.setHeader('set-cookie', ['a=1', 'b=2']);
@@ -78,32 +80,49 @@ describe('AxiosFastPath', () => {
     return { axios: created, fast: new AxiosFastPath(created) };
   }
 
-  /** What a caller can see of a result, with the per-call parts (duration, Date, the signal) set aside. */
+  /**
+   * A config as a caller sees it, key for key in order (undefined values included), its headers in their
+   * order and spelling, and the signal only as given or not (each call makes its own).
+   */
+  function configView(config: Record<string, unknown> | undefined): unknown {
+    if (config === undefined) return undefined;
+    return {
+      prototype: Object.getPrototypeOf(config),
+      hasOwnProperty: typeof config.hasOwnProperty,
+      entries: Reflect.ownKeys(config).map((key) => {
+        const value = config[key as string];
+        if (key === 'signal') return [key, value === undefined ? 'none' : 'given'];
+        if (key === 'headers') {
+          const headers = value as Record<string, unknown>;
+          return [key, headers.constructor.name, Object.keys(headers).map((n) => [n, headers[n]])];
+        }
+        return [key, value];
+      }),
+    };
+  }
+
+  /** What a caller can see of a result, with the per-call parts (duration's value, Date, the signal) set aside. */
   function view(result: { ok: boolean; value: unknown }): unknown {
     const described = (value: unknown): unknown => {
       const r = value as {
         status: number;
         statusText: string;
         data: unknown;
-        headers: { toJSON(): Record<string, unknown> };
+        headers: Record<string, unknown>;
         config: Record<string, unknown>;
         duration?: unknown;
         request: unknown;
       };
-      const headers = { ...r.headers.toJSON() };
-      delete headers.date;
-      const config = { ...r.config } as Record<string, unknown>;
-      config.headers = (config.headers as { toJSON(): unknown }).toJSON();
-      config.signal = config.signal === undefined ? 'none' : 'given';
       return {
+        keys: Object.keys(r),
         status: r.status,
         statusText: r.statusText,
         data: r.data,
-        headers,
+        headers: Object.keys(r.headers)
+          .filter((n) => n !== 'date')
+          .map((n) => [n, r.headers[n]]),
         headersClass: r.headers.constructor.name,
-        config,
-        configPrototype: Object.getPrototypeOf(r.config),
-        configOwnProperty: typeof r.config.hasOwnProperty,
+        config: configView(r.config),
         duration: typeof r.duration,
         request: r.request,
       };
@@ -114,7 +133,7 @@ describe('AxiosFastPath', () => {
       code?: string;
       message: string;
       response?: unknown;
-      config?: unknown;
+      config?: Record<string, unknown>;
       constructor: { name: string };
       __CANCEL__?: boolean;
     };
@@ -125,6 +144,7 @@ describe('AxiosFastPath', () => {
         code: err.code,
         message: err.message,
         cancel: err.__CANCEL__,
+        config: configView(err.config),
         response: err.response && described(err.response),
       },
     };
@@ -137,12 +157,17 @@ describe('AxiosFastPath', () => {
     );
 
   /**
-   * Sends `make()` through axios and through the fast path; both must agree, and the fast path must
-   * have gone through `instance.request` exactly when `direct` is false.
+   * Sends `make()` through axios and through the fast path, over one instance (`setup` among its
+   * defaults): both must agree on what reached the server (`reaches`: whether anything did) and on what
+   * came back, and the fast path must have gone through `instance.request` exactly when `direct` is false.
    */
   async function both(
     make: (base: string) => AxiosRequestConfig & { srvHost?: string },
-    { direct, setup = {} }: { direct: boolean; setup?: AxiosRequestConfig },
+    {
+      direct,
+      setup = {},
+      reaches = true,
+    }: { direct: boolean; setup?: AxiosRequestConfig; reaches?: boolean },
   ): Promise<{ seen: Seen[]; result: unknown }> {
     const { server, seen } = await recorder();
     const base = `http://127.0.0.1:${server.port}`;
@@ -152,9 +177,9 @@ describe('AxiosFastPath', () => {
     const viaFast = view(await settle(fast.request(make(base))));
     expect(spy).toHaveBeenCalledTimes(direct ? 0 : 1);
     spy.mockRestore();
-    expect(viaFast).toEqual(viaAxios);
-    expect(seen).toHaveLength(seen.length === 0 ? 0 : 2);
-    if (seen.length === 2) expect(seen[1]).toEqual(seen[0]);
+    expect(viaFast).toStrictEqual(viaAxios);
+    expect(seen).toHaveLength(reaches ? 2 : 0);
+    if (reaches) expect(seen[1]).toStrictEqual(seen[0]);
     return { seen, result: viaFast };
   }
 
@@ -204,19 +229,19 @@ describe('AxiosFastPath', () => {
     });
 
     it('when the body cannot be serialized, then both reject with the same error', async () => {
-      const { result, seen } = await both(() => ({ method: 'POST', url: '/x', data: { n: 1n } }), {
+      const { result } = await both(() => ({ method: 'POST', url: '/x', data: { n: 1n } }), {
         direct: true,
+        reaches: false,
       });
       expect(result).toMatchObject({ error: { class: 'TypeError' } });
-      expect(seen).toHaveLength(0);
     });
 
     it('when the signal aborted before the call, then both reject with CanceledError and send nothing', async () => {
-      const { result, seen } = await both(() => ({ url: '/x', signal: AbortSignal.abort() }), {
+      const { result } = await both(() => ({ url: '/x', signal: AbortSignal.abort() }), {
         direct: true,
+        reaches: false,
       });
       expect(result).toMatchObject({ error: { class: 'CanceledError', code: 'ERR_CANCELED', cancel: true } });
-      expect(seen).toHaveLength(0);
     });
 
     it('when the signal aborts during the call, then both reject the same way', async () => {
@@ -224,6 +249,50 @@ describe('AxiosFastPath', () => {
         direct: true,
       });
       expect(result).toMatchObject({ error: { code: 'ERR_CANCELED' } });
+    });
+
+    it.each<[string, AxiosRequestConfig, AxiosRequestConfig]>([
+      [
+        'a common default header and a per-method one',
+        {
+          headers: { common: { Authorization: 'Bearer t' }, post: { 'X-Post': 'p' } },
+        } as unknown as AxiosRequestConfig,
+        { method: 'POST', url: '/m', data: { a: 1 }, headers: { authorization: 'Bearer caller' } },
+      ],
+      [
+        'nested defaults (proxy-like objects are copied per request)',
+        {
+          proxy: false,
+          env: { FormData: undefined },
+          transitional: { clarifyTimeoutError: false },
+        } as AxiosRequestConfig,
+        { url: '/n' },
+      ],
+      [
+        'allowAbsoluteUrls null in the defaults',
+        { allowAbsoluteUrls: null as unknown as boolean },
+        { url: '/x' },
+      ],
+    ])('when the instance has %s, then the same', async (_, setup, config) => {
+      await both(() => ({ ...config }), { direct: true, setup });
+    });
+
+    it('when a request key is given as undefined, then it is left out as axios leaves it out', async () => {
+      await both(() => ({ url: '/u', method: undefined, data: undefined, srvHost: undefined }), {
+        direct: true,
+      });
+    });
+
+    it("when a response's config is changed by the caller, then the next request's is not", async () => {
+      const { server } = await recorder();
+      const { fast } = instance({ baseURL: `http://127.0.0.1:${server.port}` });
+      const first = await fast.request({ url: '/a' });
+      (first.config.transitional as Record<string, unknown>).forcedJSONParsing = false;
+      (first.config.env as Record<string, unknown>).FormData = 'changed';
+      const second = await fast.request({ url: '/a' });
+      expect(second.config.transitional!.forcedJSONParsing).toBe(true);
+      expect((second.config.env as Record<string, unknown>).FormData).not.toBe('changed');
+      expect(second.data).toEqual({ ok: true, n: [1, 2] });
     });
   });
 
@@ -252,12 +321,80 @@ describe('AxiosFastPath', () => {
         },
       ],
       ['headers as AxiosHeaders', { url: '/h', headers: new axios.AxiosHeaders({ 'x-a': '1' }) }],
-    ])('%s', async (_, config) => {
+      [
+        'a header named constructor (axios drops it)',
+        { url: '/h', headers: { constructor: 'c' } as unknown as AxiosRequestConfig['headers'] },
+      ],
+      [
+        'a body with keys axios drops, deep down',
+        {
+          method: 'POST',
+          url: '/b',
+          data: JSON.parse('{"a":1,"n":{"__proto__":{"x":1},"prototype":2,"ok":true}}') as unknown,
+        },
+      ],
+    ])('%s (the route is what is checked: both sides are axios)', async (_, config) => {
       await both(() => ({ ...config }), { direct: false });
     });
 
-    it('when the instance has default params, then through axios', async () => {
-      await both(() => ({ url: '/d' }), { direct: false, setup: { params: { v: 1 } } });
+    it('when the signal is an object but not an AbortSignal, then through axios (whose adapter refuses it)', async () => {
+      await both(() => ({ url: '/s', signal: { aborted: false } as AbortSignal }), {
+        direct: false,
+        reaches: false,
+      });
+    });
+
+    it.each<[string, () => AxiosRequestConfig]>([
+      ['a non-enumerable key', () => Object.defineProperty({ url: '/x' }, 'method', { value: 'DELETE' })],
+      [
+        'a getter',
+        () =>
+          Object.defineProperty({ url: '/x' }, 'data', {
+            get: () => ({ at: Date.now() > 0 }),
+            enumerable: true,
+          }) as AxiosRequestConfig,
+      ],
+    ])('when the request has %s, then through axios', async (_, make) => {
+      await both(make, { direct: false });
+    });
+
+    it.each<[string, AxiosRequestConfig, AxiosRequestConfig]>([
+      ['default params', { params: { v: 1 } }, { url: '/d' }],
+      ['a default header outside the buckets', { headers: { 'X-Default': 'd' } }, { url: '/d' }],
+      [
+        'a default Content-Type (it decides how a body is sent)',
+        {
+          headers: { post: { 'Content-Type': 'application/x-www-form-urlencoded' } },
+        } as unknown as AxiosRequestConfig,
+        { method: 'POST', url: '/d', data: { a: 1, b: 'x y' } },
+      ],
+      [
+        'a default parseReviver',
+        { parseReviver: (_k: string, v: unknown) => v } as AxiosRequestConfig,
+        { url: '/d' },
+      ],
+    ])('when the instance has %s, then through axios, with what axios gives', async (_, setup, config) => {
+      await both(() => ({ ...config }), { direct: false, setup });
+    });
+
+    it('when a non-enumerable allowAbsoluteUrls is added to the defaults, then through axios, which reads it', async () => {
+      const { server } = await recorder();
+      const { axios: ax, fast } = instance({
+        baseURL: `http://127.0.0.1:${server.port}`,
+        allowAbsoluteUrls: undefined,
+      });
+      const spy = jest.spyOn(ax, 'request');
+      await fast.request({ url: '/a' });
+      expect(spy).toHaveBeenCalledTimes(0);
+      Object.defineProperty(ax.defaults, 'allowAbsoluteUrls', { value: false, configurable: true });
+      const viaFast = view(await settle(fast.request({ url: '/a' })));
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(viaFast).toStrictEqual(view(await settle(ax.request({ url: '/a' }))));
+      // A fast path made now sees it, goes direct, and gives what axios gives.
+      const fresh = new AxiosFastPath(ax);
+      const direct = view(await settle(fresh.request({ url: '/a' })));
+      expect(spy).toHaveBeenCalledTimes(2); // the one axios call just above
+      expect(direct).toStrictEqual(viaFast);
     });
 
     it('when an interceptor is added, then through axios until it is ejected', async () => {
@@ -280,26 +417,45 @@ describe('AxiosFastPath', () => {
       expect(spy).toHaveBeenCalledTimes(2);
     });
 
-    it('when the defaults change after the fast path was made, then every request after goes through axios', async () => {
-      const { server, seen } = await recorder();
+    it('when the defaults change after the fast path was made, then through axios while they differ, with what axios gives', async () => {
+      const { server } = await recorder();
       const { axios: ax, fast } = instance({ baseURL: `http://127.0.0.1:${server.port}` });
+      const defaults = ax.defaults as unknown as Record<string, unknown>;
       const spy = jest.spyOn(ax, 'request');
-      await fast.request({ url: '/d' });
-      expect(spy).toHaveBeenCalledTimes(0);
+      /** The fast path's result equals axios's, and which way it went. */
+      const check = async (config: AxiosRequestConfig): Promise<'direct' | 'axios'> => {
+        const before = spy.mock.calls.length;
+        const viaFast = view(await settle(fast.request({ ...config })));
+        const way = spy.mock.calls.length === before ? 'direct' : 'axios';
+        expect(viaFast).toStrictEqual(view(await settle(ax.request({ ...config }))));
+        return way;
+      };
+      const post = { method: 'POST', url: '/d', data: { a: 1 } };
+      expect(await check(post)).toBe('direct');
       ax.defaults.headers.common.Authorization = 'Bearer t';
-      await fast.request({ url: '/d' });
-      expect(spy).toHaveBeenCalledTimes(1);
-      expect(seen[1]!.headers.authorization).toBe('Bearer t');
+      expect(await check(post)).toBe('axios');
       delete ax.defaults.headers.common.Authorization;
       ax.defaults.timeout = 1234;
-      await fast.request({ url: '/d' });
-      expect(spy).toHaveBeenCalledTimes(2);
+      expect(await check(post)).toBe('axios');
       ax.defaults.timeout = 0;
-      await fast.request({ url: '/d' });
-      expect(spy).toHaveBeenCalledTimes(2); // as recorded again: direct
+      expect(await check(post)).toBe('direct'); // as recorded again
       (ax.defaults.transitional as Record<string, unknown>).silentJSONParsing = true;
-      await fast.request({ url: '/d' });
-      expect(spy).toHaveBeenCalledTimes(3);
+      expect(await check({ url: '/text' })).toBe('axios');
+      (ax.defaults.transitional as Record<string, unknown>).silentJSONParsing = false;
+      Object.defineProperty(defaults, 'method', { value: 'put', configurable: true });
+      expect(await check({ url: '/d' })).toBe('axios');
+      delete defaults.method;
+      const proto = Object.getPrototypeOf(defaults) as object;
+      Object.setPrototypeOf(defaults, { method: 'delete' });
+      expect(await check({ url: '/d' })).toBe('axios');
+      Object.setPrototypeOf(defaults, proto);
+      expect(await check(post)).toBe('direct');
+      // axios's request function keeps the defaults it was made with: so does the fast path.
+      ax.defaults = {
+        ...ax.defaults,
+        headers: { ...ax.defaults.headers, common: { 'X-New': '1' } },
+      } as unknown as typeof ax.defaults;
+      expect(await check(post)).toBe('direct');
     });
 
     it('when the instance does not use the undici adapter, then never directly', async () => {

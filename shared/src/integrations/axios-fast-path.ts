@@ -10,6 +10,7 @@ import axios, {
 import { isUndiciAdapter } from './axios-undici-adapter';
 
 type Headers = InstanceType<typeof AxiosHeaders>;
+type Bag = Record<string, unknown>;
 
 /**
  * `instance.request(config)` with what axios's request pipeline does, done directly, for the plain
@@ -21,34 +22,45 @@ type Headers = InstanceType<typeof AxiosHeaders>;
  * else cost no more than a bare node:http client.
  *
  * It takes the direct way only when axios's pipeline would do nothing but that:
- * - the instance has no interceptors, and its defaults are as they were when this path was made (its
- *   transforms axios's own, no params serializer, cancel token or request-time options); a change to
- *   `instance.defaults` or an interceptor added later sends every request after it through axios;
- * - the request has no key but `url`, `method`, `headers`, `data`, `signal`, `baseURL` and `srvHost`,
- *   headers with string values that axios would not clean up (valid names, no control characters or edge
- *   spaces, no two names differing in case only), and a body that is absent or a plain object or array
- *   (no Content-Type of the caller's beside it).
- * Any other request goes through `instance.request` unchanged. What the adapter is given and what the
- * caller gets back are axios's: the merged config (defaults, `Accept`, the JSON body and its Content-Type,
- * `application/x-www-form-urlencoded` for a bodiless POST, PUT or PATCH), the response with its body
- * parsed as JSON when it is JSON (else the text), `duration`, AxiosHeaders, and CanceledError when the
- * signal aborted before or during the call. A differential test holds the two ways to the same results.
+ * - the instance uses createUndiciAdapter's adapter and has no interceptors; its defaults are as they were
+ *   when this path was made, and were then plain: axios's own transforms, no params, params serializer,
+ *   cancel token, signal, responseType or method, default headers only in the `common` and per-method
+ *   buckets and never a Content-Type. A change to the defaults (or an interceptor) sends every request
+ *   through axios while it lasts;
+ * - the request is a plain object of enumerable data properties among `url`, `method`, `headers`, `data`,
+ *   `signal` (an AbortSignal), `baseURL` and `srvHost`; its headers are string values axios would not
+ *   clean up (token names, no control characters or edge spaces, no two names for one header, none that
+ *   axios drops or reads as a bucket); its body is absent, an array, or a plain object with no key that
+ *   axios's merge drops (`__proto__`, `constructor`, `prototype`, at any depth of plain objects), and then
+ *   without a Content-Type of the caller's.
+ * Any other request goes through `instance.request` unchanged. What reaches the server and what the caller
+ * gets are axios's (a differential test holds the two ways to the same results): the merged config, key
+ * for key and in axios's order, `Accept`, the JSON body and its Content-Type,
+ * `application/x-www-form-urlencoded` for a bodiless POST, PUT or PATCH, the response body parsed as JSON
+ * when it is JSON (else the text), `duration`, AxiosHeaders, and CanceledError when the signal aborted
+ * before or during the call. One difference: a rejection's stack lacks the caller frames axios appends.
  */
 export class AxiosFastPath {
-  /** The instance's defaults as this path saw them: [object, its keys, their values] per object. */
-  private readonly seen: Array<[object, string[], unknown[]]> = [];
+  /** The defaults axios's request function uses (the instance's at creation: reassigning it changes nothing). */
+  private readonly defaults: Bag;
+  private readonly interceptors: AxiosInstance['interceptors'];
+  /** The defaults as this path saw them: [object, its keys, their values] for each object in them. */
+  private readonly seen: Array<[Bag, string[], unknown[]]> = [];
   /** The config every request starts from (`mergeConfig(defaults, {})`), or undefined: never direct. */
-  private readonly base: Record<string, unknown> | undefined;
+  private readonly base: Bag | undefined;
   private readonly adapter: AxiosAdapter | undefined;
-  /** Default headers per method (common, then the method's own), worked out on first use. */
+  /** Default headers per method (common, then the method's bucket), worked out on first use. */
   private readonly defaultHeaders = new Map<string, Array<[string, string | undefined]>>();
+  /** The defaults' own allowAbsoluteUrls as axios reads it (enumerable or not). */
+  private readonly absolute: unknown;
 
   constructor(private readonly instance: AxiosInstance) {
-    this.record(instance.defaults as unknown as object, 0);
-    const base = axios.mergeConfig(instance.defaults as AxiosRequestConfig, {}) as Record<string, unknown>;
-    delete base.headers; // made per request
-    const direct = plainDefaults(base) && (instance.defaults as { method?: unknown }).method === undefined;
-    this.base = direct ? base : undefined;
+    this.defaults = instance.defaults as unknown as Bag;
+    this.interceptors = instance.interceptors;
+    this.absolute = ownAbsolute(this.defaults);
+    const recorded = this.record(this.defaults, 0);
+    const base = axios.mergeConfig(instance.defaults as AxiosRequestConfig, {}) as Bag;
+    this.base = recorded && plainDefaults(base, this.defaults) ? base : undefined;
     this.adapter = this.base?.adapter as AxiosAdapter | undefined;
   }
 
@@ -56,35 +68,38 @@ export class AxiosFastPath {
   request<T = unknown>(config: AxiosRequestConfig & { srvHost?: string }): Promise<AxiosResponse<T>> {
     const headers = this.base && this.unchanged() ? this.headersFor(config) : undefined;
     if (headers === undefined) return this.instance.request<T>(config);
-    return this.send<T>(config, headers);
+    return this.send<T>(config as Bag, headers);
   }
 
-  private async send<T>(config: AxiosRequestConfig, headers: Headers): Promise<AxiosResponse<T>> {
-    const merged = Object.create(null) as Record<string, unknown>;
+  private async send<T>(config: Bag, headers: Headers): Promise<AxiosResponse<T>> {
+    // mergeConfig's result: the defaults' keys in their order, then the request's; a key whose value is
+    // undefined left out; plain objects and arrays of the defaults copied.
+    const merged = Object.create(null) as Bag;
     Object.defineProperty(merged, 'hasOwnProperty', OWN_PROPERTY);
     const base = this.base!;
-    for (const key in base) merged[key] = copyOf(base[key]);
-    for (const key in config) {
-      const value = (config as Record<string, unknown>)[key];
-      // axios keeps a key given as undefined, with the default's value where there is one.
-      if (value !== undefined || !(key in merged)) merged[key] = value;
+    for (const key in base) {
+      const given = config[key];
+      merged[key] = key === 'headers' ? headers : given !== undefined ? given : copyOf(base[key]);
     }
+    for (const key in config) {
+      const value = config[key];
+      if (!(key in base) && value !== undefined) merged[key] = value;
+    }
+    // _request: allowAbsoluteUrls, the method, the headers; then dispatchRequest: the body.
+    if (!('allowAbsoluteUrls' in merged)) merged.allowAbsoluteUrls = this.absolute ?? true;
     const method = ((typeof config.method === 'string' && config.method) || 'get').toLowerCase();
     merged.method = method;
-    merged.allowAbsoluteUrls ??= true;
     merged.headers = headers;
     const internal = merged as unknown as InternalAxiosRequestConfig;
     throwIfAborted(internal);
-    // axios's transformRequest, then dispatchRequest's default Content-Type, each only where none is set.
-    const withType = headers as unknown as Record<string, unknown>;
-    if (config.data !== undefined) {
-      merged.data = JSON.stringify(config.data);
-      const slot = contentTypeSlot(withType);
-      if (withType[slot] === undefined) withType[slot] = 'application/json';
-    }
+    // axios's transformRequest, then dispatchRequest's default Content-Type, each only where none is set
+    // (no Content-Type comes from the defaults, and a body never goes with the caller's).
+    const named = headers as unknown as Bag;
+    merged.data = config.data === undefined ? undefined : JSON.stringify(config.data);
+    if (config.data !== undefined) named['Content-Type'] = 'application/json';
     if (BODY_METHODS.has(method)) {
-      const slot = contentTypeSlot(withType);
-      if (withType[slot] === undefined) withType[slot] = 'application/x-www-form-urlencoded';
+      const slot = contentTypeSlot(named);
+      if (named[slot] === undefined) named[slot] = 'application/x-www-form-urlencoded';
     }
     const start = performance.now();
     let response: AxiosResponse;
@@ -94,33 +109,12 @@ export class AxiosFastPath {
       const failed = reason as { __CANCEL__?: boolean; response?: AxiosResponse } | null;
       if (!failed?.__CANCEL__) {
         throwIfAborted(internal);
-        if (failed?.response) this.finish(failed.response, internal, start);
+        if (failed?.response) finish(failed.response, internal, start);
       }
       throw reason;
     }
     throwIfAborted(internal);
-    return this.finish(response, internal, start) as AxiosResponse<T>;
-  }
-
-  /** axios's response transform: duration, the body parsed as JSON when it parses, AxiosHeaders. */
-  private finish(response: AxiosResponse, config: InternalAxiosRequestConfig, start: number): AxiosResponse {
-    response.duration = Math.max(0, Math.round(performance.now() - start));
-    const { data } = response;
-    if (typeof data === 'string' && data !== '' && config.responseType === undefined) {
-      // axios falls back to its own transitional defaults (forcedJSONParsing on) when the config has none.
-      const { transitional } = config;
-      if (transitional === undefined || transitional.forcedJSONParsing) {
-        try {
-          response.data = JSON.parse(data, config.parseReviver);
-        } catch {
-          // not JSON: the text, as axios leaves it without responseType 'json'
-        }
-      }
-    }
-    const headers = AxiosHeaders.from(response.headers as Headers);
-    if (!clean(headers)) headers.normalize(false); // what axios's transforms do to them, when it changes anything
-    response.headers = headers;
-    return response;
+    return finish(response, internal, start) as AxiosResponse<T>;
   }
 
   /**
@@ -128,88 +122,93 @@ export class AxiosFastPath {
    * them without regard to case), or undefined when the request is not one for the direct way.
    */
   private headersFor(config: AxiosRequestConfig): Headers | undefined {
-    if (!isPlain(config)) return undefined;
-    for (const key in config) if (!DIRECT_KEYS.has(key)) return undefined;
+    if (!isPlain(config) || !plainProperties(config, DIRECT_KEYS)) return undefined;
     const { url, method, data, signal, baseURL } = config;
     if (url !== undefined && typeof url !== 'string') return undefined;
     if (baseURL !== undefined && typeof baseURL !== 'string') return undefined;
+    const { srvHost } = config as { srvHost?: unknown };
+    if (srvHost !== undefined && typeof srvHost !== 'string') return undefined; // axios would copy an object
     if (method !== undefined && method !== null && typeof method !== 'string') return undefined;
-    if (signal !== undefined && (typeof signal !== 'object' || signal === null)) return undefined;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) return undefined;
     if (data !== undefined && !isJsonBody(data)) return undefined;
-    const given = config.headers as Record<string, unknown> | undefined;
-    if (given !== undefined && (given === null || !isPlain(given))) return undefined;
+    const given = config.headers as Bag | undefined;
+    if (given !== undefined && (given === null || typeof given !== 'object' || !isPlain(given)))
+      return undefined;
     const defaults = this.defaultsFor(((typeof method === 'string' && method) || 'get').toLowerCase());
-    if (defaults === undefined) return undefined;
-    const headers = new AxiosHeaders() as Headers & Record<string, unknown>;
-    const slots = new Map<string, string>();
-    for (const [name, value] of defaults) {
-      headers[name] = value;
-      slots.set(name.toLowerCase(), name);
-    }
-    if (given !== undefined) {
-      const own = new Set<string>();
-      for (const name in given) {
-        const value = given[name];
-        if (typeof value !== 'string' || !HEADER_NAME.test(name) || !CLEAN_VALUE.test(value))
-          return undefined;
-        const lower = name.toLowerCase();
-        // Two names for one header, or a name axios reads as a bucket of default headers.
-        if (own.has(lower) || BUCKETS.has(lower)) return undefined;
-        own.add(lower);
-        if (lower === 'content-type' && data !== undefined) return undefined;
-        headers[slots.get(lower) ?? name] = value;
+    const headers = new AxiosHeaders() as Headers & Bag;
+    for (const [name, value] of defaults) headers[name] = value;
+    if (given === undefined) return headers;
+    let seen: string[] | undefined;
+    for (const name in given) {
+      if (!Object.hasOwn(given, name)) return undefined;
+      const value = given[name];
+      if (typeof value !== 'string' || !HEADER_NAME.test(name) || !CLEAN_VALUE.test(value)) return undefined;
+      const lower = name.toLowerCase();
+      // Two names for one header, or a name axios's merge drops or reads as a bucket of defaults.
+      if (RESERVED_NAMES.has(lower) || seen?.includes(lower)) return undefined;
+      (seen ??= []).push(lower);
+      if (lower === 'content-type') {
+        if (data !== undefined) return undefined;
+        headers['Content-Type'] = value;
+        continue;
       }
+      let slot = name;
+      for (const [n] of defaults) if (n.toLowerCase() === lower) slot = n;
+      headers[slot] = value;
     }
     return headers;
   }
 
-  /** The default headers for `method` (common, then the method's bucket), undefined if not plain strings. */
-  private defaultsFor(method: string): Array<[string, string | undefined]> | undefined {
+  /** The default headers for `method`: common, then the method's bucket (AxiosHeaders' rules: name first set, value last). */
+  private defaultsFor(method: string): Array<[string, string | undefined]> {
     let list = this.defaultHeaders.get(method);
     if (list !== undefined) return list;
-    const buckets = this.instance.defaults.headers as unknown as Record<string, unknown>;
-    const merged: Array<[string, string | undefined]> = [];
+    const buckets = this.defaults.headers as Bag;
+    list = [];
     for (const bucket of [buckets.common, Object.hasOwn(buckets, method) ? buckets[method] : undefined]) {
       if (bucket === undefined) continue;
-      if (bucket === null || !isPlain(bucket)) return undefined;
-      for (const [name, value] of Object.entries(bucket)) {
-        if (value !== undefined && (typeof value !== 'string' || !CLEAN_VALUE.test(value))) return undefined;
-        if (!HEADER_NAME.test(name)) return undefined;
-        // AxiosHeaders keeps the name first set and the value last set, case aside.
-        const at = merged.findIndex(([n]) => n.toLowerCase() === name.toLowerCase());
-        if (at === -1) merged.push([name, value]);
-        else merged[at] = [merged[at]![0], value];
+      for (const [name, value] of Object.entries(bucket as Record<string, string | undefined>)) {
+        const at = list.findIndex(([n]) => n.toLowerCase() === name.toLowerCase());
+        if (at === -1) list.push([name, value]);
+        else list[at] = [list[at]![0], value];
       }
     }
-    list = merged;
     if (this.defaultHeaders.size < 32) this.defaultHeaders.set(method, list);
     return list;
   }
 
-  /** Remembers `value`'s keys and values, and those of the plain objects and arrays in it, two levels deep. */
-  private record(value: object, depth: number): void {
+  /**
+   * Remembers `value`'s keys and values, and those of every plain object and array in it; false when
+   * they nest deeper than axios's pipeline is known to copy them here (no direct way then).
+   */
+  private record(value: Bag, depth: number): boolean {
     const keys = Object.keys(value);
-    const values = keys.map((k) => (value as Record<string, unknown>)[k]);
+    const values = keys.map((k) => value[k]);
     this.seen.push([value, keys, values]);
-    if (depth >= 2) return;
+    if (Object.getOwnPropertySymbols(value).length > 0) return false;
     for (const v of values) {
-      if (typeof v === 'object' && v !== null && (Array.isArray(v) || isPlain(v))) this.record(v, depth + 1);
+      if (typeof v === 'object' && v !== null && (Array.isArray(v) || isPlain(v))) {
+        if (depth >= MAX_DEPTH || !this.record(v as Bag, depth + 1)) return false;
+      }
     }
+    return true;
   }
 
   /** Whether the instance has no interceptors and its defaults are as recorded. */
   private unchanged(): boolean {
-    const { request, response } = this.instance.interceptors as unknown as Record<
-      string,
-      { handlers?: unknown[] }
-    >;
+    const { request, response } = this.interceptors as unknown as Record<string, { handlers?: unknown[] }>;
     if (!noHandlers(request?.handlers) || !noHandlers(response?.handlers)) return false;
+    const defaults = this.defaults;
+    // What axios reads beyond the enumerable keys: a method (inherited or not), allowAbsoluteUrls (own).
+    if (defaults.method !== undefined) return false;
+    if (ownAbsolute(defaults) !== this.absolute) return false;
     for (const [object, keys, values] of this.seen) {
-      const now = Object.keys(object);
-      if (now.length !== keys.length) return false;
-      for (let i = 0; i < keys.length; i++) {
-        if (now[i] !== keys[i] || (object as Record<string, unknown>)[keys[i]!] !== values[i]) return false;
+      let i = 0;
+      for (const key in object) {
+        if (key !== keys[i] || object[key] !== values[i]) return false;
+        i++;
       }
+      if (i !== keys.length) return false;
     }
     return true;
   }
@@ -217,8 +216,10 @@ export class AxiosFastPath {
 
 /** What a request may hold and still go the direct way. */
 const DIRECT_KEYS = new Set(['url', 'method', 'headers', 'data', 'signal', 'baseURL', 'srvHost']);
-/** Header names axios reads as buckets of default headers (`common`, and one per method). */
-const BUCKETS = new Set([
+/** axios sets `application/x-www-form-urlencoded` on these when nothing else set a Content-Type. */
+const BODY_METHODS = new Set(['post', 'put', 'patch']);
+/** Bucket names of axios's default headers (`common`, one per method). */
+const BUCKETS = [
   'common',
   'get',
   'delete',
@@ -231,15 +232,20 @@ const BUCKETS = new Set([
   'link',
   'unlink',
   'query',
-]);
-/** axios sets `application/x-www-form-urlencoded` on these when nothing else set a Content-Type. */
-const BODY_METHODS = new Set(['post', 'put', 'patch']);
+];
+/** Keys axios's merge drops (prototype pollution). */
+const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/** Header names the direct way leaves to axios: the buckets, and the names its merge drops. */
+const RESERVED_NAMES = new Set([...BUCKETS, ...UNSAFE_KEYS]);
+/** How deep the defaults' plain objects may nest; how deep a body's plain objects are checked. */
+const MAX_DEPTH = 6;
+const MAX_BODY_DEPTH = 32;
 /** An RFC 9110 token (and so no name axios would trim or treat specially). */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** A value axios's header normalization leaves as it is: no control characters, no edge spaces or tabs. */
 // eslint-disable-next-line no-control-regex -- the control characters axios strips
 const CLEAN_VALUE = /^(?![ \t])[^\u0000-\u0008\u000a-\u001f\u007f]*(?<![ \t])$/;
-/** The keys axios's pipeline itself acts on (beyond handing them to the adapter), known transitional options. */
+/** Transitional options axios 1.x knows (an unknown one makes it throw). */
 const TRANSITIONAL = new Set([
   'silentJSONParsing',
   'forcedJSONParsing',
@@ -259,17 +265,23 @@ const OWN_PROPERTY: PropertyDescriptor = {
   configurable: true,
 };
 
+/** The defaults' allowAbsoluteUrls as axios's _request reads it: own (enumerable or not), else undefined. */
+function ownAbsolute(defaults: Bag): unknown {
+  return Object.hasOwn(defaults, 'allowAbsoluteUrls') ? defaults.allowAbsoluteUrls : undefined;
+}
+
 /** Whether merged defaults leave axios's pipeline nothing to do but the merge (see AxiosFastPath). */
-function plainDefaults(base: Record<string, unknown>): boolean {
+function plainDefaults(base: Bag, defaults: Bag): boolean {
   if (!isUndiciAdapter(base.adapter)) return false;
   const request = asArray(base.transformRequest);
   const response = asArray(base.transformResponse);
   if (request.length !== 1 || request[0] !== AXIOS_TRANSFORM_REQUEST) return false;
   if (response.length !== 1 || response[0] !== AXIOS_TRANSFORM_RESPONSE) return false;
+  if (defaults.method !== undefined) return false;
   for (const key of ['url', 'method', 'data', 'params', 'paramsSerializer', 'cancelToken', 'signal']) {
     if (base[key] !== undefined) return false;
   }
-  for (const key of ['responseType', 'baseUrl', 'withXsrfToken', 'response']) {
+  for (const key of ['responseType', 'baseUrl', 'withXsrfToken', 'response', 'parseReviver']) {
     if (key in base) return false;
   }
   if (base.baseURL !== undefined && typeof base.baseURL !== 'string') return false;
@@ -280,7 +292,61 @@ function plainDefaults(base: Record<string, unknown>): boolean {
       if (!TRANSITIONAL.has(key) || typeof value !== 'boolean') return false;
     }
   }
+  return plainDefaultHeaders(defaults.headers);
+}
+
+/**
+ * Default headers only in buckets (`common`, per method: plain objects), string values axios would not
+ * clean up, and a Content-Type only as axios's own undefined in `common`.
+ */
+function plainDefaultHeaders(headers: unknown): boolean {
+  if (typeof headers !== 'object' || headers === null || !isPlain(headers)) return false;
+  const buckets = headers as Bag;
+  const common = buckets.common as Bag | undefined;
+  if (
+    common === undefined ||
+    !Object.hasOwn(common, 'Content-Type') ||
+    common['Content-Type'] !== undefined
+  ) {
+    return false;
+  }
+  for (const key of Object.keys(buckets)) {
+    const bucket = buckets[key];
+    if (!BUCKETS.includes(key) || typeof bucket !== 'object' || bucket === null || !isPlain(bucket))
+      return false;
+    const names: string[] = [];
+    for (const [name, value] of Object.entries(bucket)) {
+      const lower = name.toLowerCase();
+      if (!HEADER_NAME.test(name) || RESERVED_NAMES.has(lower) || names.includes(lower)) return false;
+      names.push(lower);
+      if (lower === 'content-type') {
+        if (key !== 'common' || name !== 'Content-Type') return false;
+      } else if (typeof value !== 'string' || !CLEAN_VALUE.test(value)) return false;
+    }
+  }
   return true;
+}
+
+/** axios's response transform: duration, the body parsed as JSON when it parses, AxiosHeaders. */
+function finish(response: AxiosResponse, config: InternalAxiosRequestConfig, start: number): AxiosResponse {
+  response.duration = Math.max(0, Math.round(performance.now() - start));
+  const { data } = response;
+  if (typeof data === 'string' && data !== '') {
+    // axios falls back to its own transitional defaults (forcedJSONParsing on) when the config has none;
+    // without responseType 'json' (never on the direct way) a body that does not parse stays text.
+    const { transitional } = config;
+    if (transitional === undefined || transitional.forcedJSONParsing) {
+      try {
+        response.data = JSON.parse(data);
+      } catch {
+        // not JSON: the text
+      }
+    }
+  }
+  const headers = AxiosHeaders.from(response.headers as Headers);
+  if (!clean(headers)) headers.normalize(false); // what axios's transforms do to them, when that changes anything
+  response.headers = headers;
+  return response;
 }
 
 function asArray(value: unknown): unknown[] {
@@ -304,30 +370,74 @@ function isPlain(value: object): boolean {
   );
 }
 
-/** A body axios's transformRequest would send as JSON: a plain object (not form-like) or an array. */
+/**
+ * Whether `object`'s own properties are all enumerable data properties named in `allowed`, with no
+ * symbols: what axios reads of it is then what a for-in loop gives.
+ */
+function plainProperties(object: object, allowed: Set<string>): boolean {
+  // One array of every own key (symbols and non-enumerable ones too), checked against a for-in walk,
+  // which sees exactly the enumerable string keys (own ones: the prototype is Object.prototype or null).
+  const keys = Reflect.ownKeys(object);
+  let count = 0;
+  for (const name in object) {
+    if (!allowed.has(name) || keys[count] !== name) return false;
+    // An accessor: axios and this path would read it a different number of times.
+    if (lookupGetter.call(object, name) !== undefined || lookupSetter.call(object, name) !== undefined) {
+      return false;
+    }
+    count++;
+  }
+  return count === keys.length;
+}
+
+/** The allocation-free way to tell an accessor from a data property. */
+const lookupGetter = (Object.prototype as { __lookupGetter__(name: string): unknown }).__lookupGetter__;
+const lookupSetter = (Object.prototype as { __lookupSetter__(name: string): unknown }).__lookupSetter__;
+
+/**
+ * A body axios's transformRequest sends as JSON of the very object given: an array (axios copies it
+ * shallowly), or a plain object (not form-like) whose plain objects hold no key axios's deep copy drops.
+ */
 function isJsonBody(data: unknown): boolean {
   if (typeof data !== 'object' || data === null) return false;
   if (Array.isArray(data)) return true;
-  const body = data as Record<string, unknown>;
-  return isPlain(body) && typeof body.append !== 'function' && typeof body.pipe !== 'function';
+  const body = data as Bag;
+  return (
+    isPlain(body) && typeof body.append !== 'function' && typeof body.pipe !== 'function' && safeKeys(body, 0)
+  );
 }
 
-/** A fresh copy of a default's plain object or array, as axios's merge makes per request. */
+/** No key axios's merge drops, in `object` or the plain objects under it (not under arrays: it slices those). */
+function safeKeys(object: Bag, depth: number): boolean {
+  if (depth > MAX_BODY_DEPTH) return false;
+  for (const key of Object.keys(object)) {
+    if (UNSAFE_KEYS.has(key)) return false;
+    const value = object[key];
+    if (typeof value === 'object' && value !== null && !Array.isArray(value) && isPlain(value)) {
+      if (!safeKeys(value as Bag, depth + 1)) return false;
+    }
+  }
+  return true;
+}
+
+/** A fresh copy of a default's plain object or array, as axios's merge makes per request (deeply). */
 function copyOf(value: unknown): unknown {
   if (Array.isArray(value)) return value.slice();
-  if (typeof value === 'object' && value !== null && isPlain(value)) return { ...value };
-  return value;
+  if (typeof value !== 'object' || value === null || !isPlain(value)) return value;
+  const copy: Bag = {};
+  for (const key in value as Bag) copy[key] = copyOf((value as Bag)[key]);
+  return copy;
 }
 
 /** The name Content-Type has among `headers` (any case), or `Content-Type`. */
-function contentTypeSlot(headers: Record<string, unknown>): string {
+function contentTypeSlot(headers: Bag): string {
   for (const name in headers) if (name.toLowerCase() === 'content-type') return name;
   return 'Content-Type';
 }
 
 /** Whether every header is one axios's normalize would leave as it is. */
 function clean(headers: Headers): boolean {
-  const values = headers as unknown as Record<string, unknown>;
+  const values = headers as unknown as Bag;
   for (const name in values) {
     if (!HEADER_NAME.test(name)) return false;
     const value = values[name];
