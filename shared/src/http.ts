@@ -250,12 +250,13 @@ export class SrvHttpClient {
     // With undici the Host goes to the adapter beside axios's headers (SRV_HOST): cheaper per call than
     // a header. The type checks that the literal key is SRV_HOST.
     if (this.transport === 'undici') {
-      const srvConfig: AxiosRequestConfig & Record<typeof SRV_HOST, string> = {
-        ...config,
-        signal,
-        baseURL,
-        srvHost: host,
-      };
+      // `config` is request()'s own copy of the caller's config, and neither axios nor the fast path keeps
+      // it past this call (both copy it into the config they send): each attempt sets its own values on it
+      // instead of copying it once more.
+      const srvConfig = config as AxiosRequestConfig & Record<typeof SRV_HOST, string>;
+      srvConfig.signal = signal;
+      srvConfig.baseURL = baseURL;
+      srvConfig.srvHost = host;
       return this.direct!.request<T>(srvConfig);
     }
     const headers = { ...(config.headers as Record<string, string> | undefined), Host: host };

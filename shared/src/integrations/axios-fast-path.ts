@@ -49,6 +49,11 @@ export class AxiosFastPath {
   /** The config every request starts from (`mergeConfig(defaults, {})`), or undefined: never direct. */
   private readonly base: Bag | undefined;
   private readonly adapter: AxiosAdapter | undefined;
+  /** `base` as arrays (a for-in over its null-prototype object costs more per request), and which keys a request may set. */
+  private readonly baseKeys: string[];
+  private readonly baseValues: unknown[];
+  private readonly overridable: boolean[];
+  private readonly baseKeySet: Set<string>;
   /** Default headers per method (common, then the method's bucket), worked out on first use. */
   private readonly defaultHeaders = new Map<string, Array<[string, string | undefined]>>();
   /** The defaults' own allowAbsoluteUrls as axios reads it (enumerable or not). */
@@ -62,6 +67,10 @@ export class AxiosFastPath {
     const base = axios.mergeConfig(instance.defaults as AxiosRequestConfig, {}) as Bag;
     this.base = recorded && plainDefaults(base, this.defaults) ? base : undefined;
     this.adapter = this.base?.adapter as AxiosAdapter | undefined;
+    this.baseKeys = Object.keys(base);
+    this.baseValues = this.baseKeys.map((key) => base[key]);
+    this.overridable = this.baseKeys.map((key) => DIRECT_KEYS.has(key));
+    this.baseKeySet = new Set(this.baseKeys);
   }
 
   /** Sends `config` as `instance.request(config)` would, directly when nothing else would differ. */
@@ -76,14 +85,15 @@ export class AxiosFastPath {
     // undefined left out; plain objects and arrays of the defaults copied.
     const merged = Object.create(null) as Bag;
     Object.defineProperty(merged, 'hasOwnProperty', OWN_PROPERTY);
-    const base = this.base!;
-    for (const key in base) {
-      const given = config[key];
-      merged[key] = key === 'headers' ? headers : given !== undefined ? given : copyOf(base[key]);
+    const { baseKeys, baseValues, overridable } = this;
+    for (let i = 0; i < baseKeys.length; i++) {
+      const key = baseKeys[i]!;
+      const given = overridable[i] ? config[key] : undefined;
+      merged[key] = key === 'headers' ? headers : given !== undefined ? given : copyOf(baseValues[i]);
     }
     for (const key in config) {
       const value = config[key];
-      if (!(key in base) && value !== undefined) merged[key] = value;
+      if (value !== undefined && !this.baseKeySet.has(key)) merged[key] = value;
     }
     // _request: allowAbsoluteUrls, the method, the headers; then dispatchRequest: the body.
     if (!('allowAbsoluteUrls' in merged)) merged.allowAbsoluteUrls = this.absolute ?? true;
