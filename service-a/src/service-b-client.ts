@@ -1,6 +1,6 @@
 import { UpstreamError, callWithDeadline, classifyError } from '@ecs-srv/shared';
 import { AxiosFastPath, SrvHttpClient, createUndiciAdapter, toUpstreamError } from '@ecs-srv/shared/axios';
-import axios, { AxiosError, type AxiosRequestConfig } from 'axios';
+import axios, { AxiosError, type AxiosRequestConfig, type CreateAxiosDefaults } from 'axios';
 import http from 'node:http';
 import { z } from 'zod';
 
@@ -91,7 +91,7 @@ export function sendToFixedUrl(
     maxResponseBytes: options.maxResponseBytes,
   });
   const agent = undici ? undefined : new http.Agent({ keepAlive: true, maxSockets: 256, scheduling: 'lifo' });
-  const instance = axios.create({
+  const axiosConfig: CreateAxiosDefaults = {
     adapter: undici?.adapter ?? 'http',
     baseURL: baseUrl.origin,
     httpAgent: agent,
@@ -102,9 +102,11 @@ export function sendToFixedUrl(
     maxRedirects: 0,
     proxy: false,
     transitional: { clarifyTimeoutError: true },
-  });
+  };
   // As SrvHttpClient does with undici: axios's pipeline skipped where it would change nothing.
-  const client: Pick<AxiosFastPath, 'request'> = undici ? new AxiosFastPath(instance) : instance;
+  const client: Pick<AxiosFastPath, 'request'> = undici
+    ? AxiosFastPath.create(axiosConfig)
+    : axios.create(axiosConfig);
   return {
     send: async (config) => {
       const data = await callWithDeadline(

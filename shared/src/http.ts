@@ -1,4 +1,10 @@
-import axios, { AxiosError, type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
+import axios, {
+  AxiosError,
+  type AxiosInstance,
+  type AxiosRequestConfig,
+  type AxiosResponse,
+  type CreateAxiosDefaults,
+} from 'axios';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { EndpointCaller, type CallOptions, type CallerStats, type EndpointCall } from './caller';
@@ -181,7 +187,7 @@ export class SrvHttpClient {
         connectTimeoutMs,
       );
     }
-    this.axios = axios.create({
+    const axiosConfig: CreateAxiosDefaults = {
       adapter: undici?.adapter ?? 'http',
       httpAgent: this.agent,
       // The upstream comes from discovery only: an absolute url must not pick another host.
@@ -198,9 +204,10 @@ export class SrvHttpClient {
       maxContentLength: maxResponseBytes,
       proxy: false,
       transitional: { clarifyTimeoutError: true, silentJSONParsing: false, forcedJSONParsing: true },
-    });
-    // axios's pipeline skipped while it would do nothing but merge defaults (see AxiosFastPath).
-    this.direct = undici ? new AxiosFastPath(this.axios) : undefined;
+    };
+    // With undici, axios's pipeline is skipped while it would do nothing but merge defaults (AxiosFastPath).
+    this.direct = undici ? AxiosFastPath.create(axiosConfig) : undefined;
+    this.axios = this.direct?.axios ?? axios.create(axiosConfig);
   }
 
   /** Passive health of the endpoints this client called. */

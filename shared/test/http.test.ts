@@ -123,6 +123,34 @@ describe('SrvHttpClient (real HTTP servers and DNS on 127.0.0.1)', () => {
     }
   });
 
+  it.each([
+    ['directly', false],
+    ['through axios (an interceptor registered)', true],
+  ])(
+    'when a request is retried on another endpoint %s, then its config names the endpoint that answered and the caller’s config is untouched',
+    async (_, intercept) => {
+      const live = track(await backend('live'));
+      const dead = await refusedPort();
+      const { client } = await setup([
+        ['dead', dead],
+        ['live', live.port],
+      ]);
+      if (intercept) client.axios.interceptors.request.use((c) => c);
+      // 20 requests: the refusing endpoint is picked first (and the request retried) at least once,
+      // but for a chance of 2^-20.
+      for (let i = 0; i < 20; i++) {
+        const config: SrvRequestConfig = { url: '/x', method: 'GET', headers: { 'x-request-id': `r${i}` } };
+        const copy = structuredClone(config);
+        const { response, endpoint } = await client.request<{ instance: string }>(config);
+        expect(endpoint.port).toBe(live.port);
+        expect(response.config.baseURL).toBe(`http://127.0.0.1:${live.port}`);
+        expect((response.config as { srvHost?: string }).srvHost).toBe(`live.${NAME}:${live.port}`);
+        expect(config).toStrictEqual(copy);
+      }
+      expect(client.stats().retries).toBeGreaterThan(0);
+    },
+  );
+
   it('when an endpoint keeps refusing, then it is ejected and later requests go straight to the others', async () => {
     const live = track(await backend('live'));
     const dead = await refusedPort();

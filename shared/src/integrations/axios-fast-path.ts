@@ -1,5 +1,6 @@
 import axios, {
   AxiosHeaders,
+  type CreateAxiosDefaults,
   CanceledError,
   type AxiosAdapter,
   type AxiosInstance,
@@ -7,14 +8,16 @@ import axios, {
   type AxiosResponse,
   type InternalAxiosRequestConfig,
 } from 'axios';
+import { types } from 'node:util';
 import { isUndiciAdapter } from './axios-undici-adapter';
 
 type Headers = InstanceType<typeof AxiosHeaders>;
 type Bag = Record<string, unknown>;
 
 /**
- * `instance.request(config)` with what axios's request pipeline does, done directly, for the plain
- * requests a service sends to another: a method, a path, string headers, a JSON object body, a signal.
+ * An axios instance (`AxiosFastPath.create(config)`, the instance is `.axios`) whose `request(config)`
+ * does what axios's request pipeline would do, directly, for the plain requests a service sends to
+ * another: a method, a path, string headers, a JSON body, a signal.
  *
  * Why: in service-a under load, axios's pipeline (a merge of the request with every default, headers
  * concatenated and normalized four times, the transforms) cost about 90 µs of A's 370 µs per proxied
@@ -23,19 +26,20 @@ type Bag = Record<string, unknown>;
  *
  * It takes the direct way only when axios's pipeline would do nothing but that:
  * - the instance uses createUndiciAdapter's adapter and has no interceptors; its defaults are as they were
- *   when this path was made, and were then plain: axios's own transforms, no params, params serializer,
- *   cancel token, signal, responseType or method, default headers only in the `common` and per-method
- *   buckets and never a Content-Type. A change to the defaults (or an interceptor) sends every request
- *   through axios while it lasts;
+ *   made and were plain then: axios's own transforms and transitional options, no params, params
+ *   serializer, cancel token, signal, responseType, parseReviver or method, default headers only in the
+ *   `common` and per-method buckets and never a Content-Type, nothing but plain objects, arrays and
+ *   primitives. While the defaults differ from that (or an interceptor is registered) every request
+ *   goes through axios;
  * - the request is a plain object of enumerable data properties among `url`, `method`, `headers`, `data`,
- *   `signal` (an AbortSignal), `baseURL` and `srvHost`; its headers are string values axios would not
- *   clean up (token names, no control characters or edge spaces, no two names for one header, none that
- *   axios drops or reads as a bucket); its body is absent, an array, or a plain object with no key that
- *   axios's merge drops (`__proto__`, `constructor`, `prototype`, at any depth of plain objects), and then
- *   without a Content-Type of the caller's.
- * Any other request goes through `instance.request` unchanged. What reaches the server and what the caller
- * gets are axios's (a differential test holds the two ways to the same results): the merged config, key
- * for key and in axios's order, `Accept`, the JSON body and its Content-Type,
+ *   `signal` (an AbortSignal), `baseURL` and `srvHost` (a string), no Proxy; its headers are string data
+ *   properties axios would not clean up (token names, no control characters or edge spaces, no two names
+ *   for one header, none that axios drops or reads as a bucket); its body is absent or JSON data and
+ *   nothing else (see isJsonBody), and then without a Content-Type of the caller's.
+ * Any other request goes through `this.axios.request` unchanged, and so does one whose checks throw (an
+ * exotic object): `request` never throws, it rejects. What reaches the server and what the caller gets
+ * are axios's (a differential test holds the two ways to the same results): the merged config, key for
+ * key and in axios's order, `Accept`, the JSON body and its Content-Type,
  * `application/x-www-form-urlencoded` for a bodiless POST, PUT or PATCH, the response body parsed as JSON
  * when it is JSON (else the text), `duration`, AxiosHeaders, and CanceledError when the signal aborted
  * before or during the call. One difference: a rejection's stack lacks the caller frames axios appends.
@@ -59,7 +63,21 @@ export class AxiosFastPath {
   /** The defaults' own allowAbsoluteUrls as axios reads it (enumerable or not). */
   private readonly absolute: unknown;
 
-  constructor(private readonly instance: AxiosInstance) {
+  /**
+   * An axios instance (`axios.create(config)`) and its fast path. The instance is made here so that the
+   * fast path sees the very defaults axios's request function holds (a copy of `instance.defaults` taken
+   * from an instance someone may have handed over with its `defaults` reassigned could differ).
+   */
+  static create(config?: CreateAxiosDefaults): AxiosFastPath {
+    return new AxiosFastPath(axios.create(config), MADE_HERE);
+  }
+
+  /** The instance: use it as any axios instance; its interceptors and defaults apply to `request` too. */
+  readonly axios: AxiosInstance;
+
+  private constructor(instance: AxiosInstance, token: symbol) {
+    if (token !== MADE_HERE) throw new TypeError('use AxiosFastPath.create(config)');
+    this.axios = instance;
     this.defaults = instance.defaults as unknown as Bag;
     this.interceptors = instance.interceptors;
     this.absolute = ownAbsolute(this.defaults);
@@ -73,10 +91,15 @@ export class AxiosFastPath {
     this.baseKeySet = new Set(this.baseKeys);
   }
 
-  /** Sends `config` as `instance.request(config)` would, directly when nothing else would differ. */
+  /** Sends `config` as `this.axios.request(config)` would, directly when nothing else would differ. */
   request<T = unknown>(config: AxiosRequestConfig & { srvHost?: string }): Promise<AxiosResponse<T>> {
-    const headers = this.base && this.unchanged() ? this.headersFor(config) : undefined;
-    if (headers === undefined) return this.instance.request<T>(config);
+    let headers: Headers | undefined;
+    try {
+      headers = this.base && this.unchanged() ? this.headersFor(config) : undefined;
+    } catch {
+      headers = undefined; // an object that throws when looked at: axios's to deal with, as it would
+    }
+    if (headers === undefined) return this.axios.request<T>(config);
     return this.send<T>(config as Bag, headers);
   }
 
@@ -96,7 +119,7 @@ export class AxiosFastPath {
       if (value !== undefined && !this.baseKeySet.has(key)) merged[key] = value;
     }
     // _request: allowAbsoluteUrls, the method, the headers; then dispatchRequest: the body.
-    if (!('allowAbsoluteUrls' in merged)) merged.allowAbsoluteUrls = this.absolute ?? true;
+    if (!('allowAbsoluteUrls' in merged)) merged.allowAbsoluteUrls = true; // (create() made the defaults: none hidden)
     const method = ((typeof config.method === 'string' && config.method) || 'get').toLowerCase();
     merged.method = method;
     merged.headers = headers;
@@ -132,25 +155,27 @@ export class AxiosFastPath {
    * them without regard to case), or undefined when the request is not one for the direct way.
    */
   private headersFor(config: AxiosRequestConfig): Headers | undefined {
-    if (!isPlain(config) || !plainProperties(config, DIRECT_KEYS)) return undefined;
+    if (types.isProxy(config) || !isPlain(config) || !plainProperties(config, DIRECT_KEYS)) return undefined;
     const { url, method, data, signal, baseURL } = config;
     if (url !== undefined && typeof url !== 'string') return undefined;
     if (baseURL !== undefined && typeof baseURL !== 'string') return undefined;
     const { srvHost } = config as { srvHost?: unknown };
     if (srvHost !== undefined && typeof srvHost !== 'string') return undefined; // axios would copy an object
     if (method !== undefined && method !== null && typeof method !== 'string') return undefined;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) return undefined;
+    if (signal !== undefined && (types.isProxy(signal) || !(signal instanceof AbortSignal))) return undefined;
     if (data !== undefined && !isJsonBody(data)) return undefined;
     const given = config.headers as Bag | undefined;
-    if (given !== undefined && (given === null || typeof given !== 'object' || !isPlain(given)))
-      return undefined;
+    if (given !== undefined) {
+      if (given === null || typeof given !== 'object' || types.isProxy(given) || !isPlain(given))
+        return undefined;
+    }
     const defaults = this.defaultsFor(((typeof method === 'string' && method) || 'get').toLowerCase());
     const headers = new AxiosHeaders() as Headers & Bag;
     for (const [name, value] of defaults) headers[name] = value;
     if (given === undefined) return headers;
     let seen: string[] | undefined;
     for (const name in given) {
-      if (!Object.hasOwn(given, name)) return undefined;
+      if (!Object.hasOwn(given, name) || lookupGetter.call(given, name) !== undefined) return undefined;
       const value = given[name];
       if (typeof value !== 'string' || !HEADER_NAME.test(name) || !CLEAN_VALUE.test(value)) return undefined;
       const lower = name.toLowerCase();
@@ -197,9 +222,11 @@ export class AxiosFastPath {
     this.seen.push([value, keys, values]);
     if (Object.getOwnPropertySymbols(value).length > 0) return false;
     for (const v of values) {
-      if (typeof v === 'object' && v !== null && (Array.isArray(v) || isPlain(v))) {
-        if (depth >= MAX_DEPTH || !this.record(v as Bag, depth + 1)) return false;
-      }
+      if (typeof v !== 'object' || v === null) continue;
+      // Any other object (a class instance, an object axios counts as plain that this does not) is one
+      // whose changes the snapshot would not see: no direct way then.
+      if (types.isProxy(v) || !(Array.isArray(v) || isPlain(v))) return false;
+      if (depth >= MAX_DEPTH || !this.record(v as Bag, depth + 1)) return false;
     }
     return true;
   }
@@ -224,6 +251,8 @@ export class AxiosFastPath {
   }
 }
 
+/** The constructor's token: only AxiosFastPath.create makes one. */
+const MADE_HERE = Symbol('AxiosFastPath.create');
 /** What a request may hold and still go the direct way. */
 const DIRECT_KEYS = new Set(['url', 'method', 'headers', 'data', 'signal', 'baseURL', 'srvHost']);
 /** axios sets `application/x-www-form-urlencoded` on these when nothing else set a Content-Type. */
@@ -295,12 +324,11 @@ function plainDefaults(base: Bag, defaults: Bag): boolean {
     if (key in base) return false;
   }
   if (base.baseURL !== undefined && typeof base.baseURL !== 'string') return false;
+  // Without transitional options of its own axios reads the global defaults', which may change.
   const { transitional } = base;
-  if (transitional !== undefined) {
-    if (typeof transitional !== 'object' || transitional === null || !isPlain(transitional)) return false;
-    for (const [key, value] of Object.entries(transitional)) {
-      if (!TRANSITIONAL.has(key) || typeof value !== 'boolean') return false;
-    }
+  if (typeof transitional !== 'object' || transitional === null || !isPlain(transitional)) return false;
+  for (const [key, value] of Object.entries(transitional)) {
+    if (!TRANSITIONAL.has(key) || typeof value !== 'boolean') return false;
   }
   return plainDefaultHeaders(defaults.headers);
 }
@@ -405,29 +433,42 @@ const lookupGetter = (Object.prototype as { __lookupGetter__(name: string): unkn
 const lookupSetter = (Object.prototype as { __lookupSetter__(name: string): unknown }).__lookupSetter__;
 
 /**
- * A body axios's transformRequest sends as JSON of the very object given: an array (axios copies it
- * shallowly), or a plain object (not form-like) whose plain objects hold no key axios's deep copy drops.
+ * A body that is JSON data and nothing else, so that JSON of it is JSON of axios's copy of it: an array or
+ * an object (prototype Object.prototype or null) of enumerable data properties (no getters, symbols,
+ * `toJSON`, or keys axios's merge drops), holding only strings, numbers, booleans, null, and more of the
+ * same, no deeper than MAX_BODY_DEPTH. Anything else (a Date, a class instance, a Buffer) goes to axios.
  */
 function isJsonBody(data: unknown): boolean {
-  if (typeof data !== 'object' || data === null) return false;
-  if (Array.isArray(data)) return true;
-  const body = data as Bag;
-  return (
-    isPlain(body) && typeof body.append !== 'function' && typeof body.pipe !== 'function' && safeKeys(body, 0)
-  );
+  return typeof data === 'object' && data !== null && isJsonData(data, 0);
 }
 
-/** No key axios's merge drops, in `object` or the plain objects under it (not under arrays: it slices those). */
-function safeKeys(object: Bag, depth: number): boolean {
-  if (depth > MAX_BODY_DEPTH) return false;
-  for (const key of Object.keys(object)) {
-    if (UNSAFE_KEYS.has(key)) return false;
-    const value = object[key];
-    if (typeof value === 'object' && value !== null && !Array.isArray(value) && isPlain(value)) {
-      if (!safeKeys(value as Bag, depth + 1)) return false;
+function isJsonData(value: unknown, depth: number): boolean {
+  if (value === null) return true;
+  const type = typeof value;
+  if (type === 'string' || type === 'number' || type === 'boolean') return true;
+  if (type !== 'object' || depth > MAX_BODY_DEPTH || types.isProxy(value)) return false;
+  const object = value as Bag;
+  const keys = Reflect.ownKeys(object);
+  if (Array.isArray(object)) {
+    // Indexes and length only: no holes, no toJSON or other keys of its own.
+    if (Object.getPrototypeOf(object) !== Array.prototype || keys.length !== object.length + 1) return false;
+    for (let i = 0; i < object.length; i++) {
+      if (lookupGetter.call(object, String(i)) !== undefined || !isJsonData(object[i], depth + 1))
+        return false;
     }
+    return true;
   }
-  return true;
+  const proto = Object.getPrototypeOf(object) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false;
+  let count = 0;
+  for (const key in object) {
+    if (keys[count] !== key || UNSAFE_KEYS.has(key) || key === 'toJSON') return false;
+    if (lookupGetter.call(object, key) !== undefined || lookupSetter.call(object, key) !== undefined)
+      return false;
+    if (!isJsonData(object[key], depth + 1)) return false;
+    count++;
+  }
+  return count === keys.length;
 }
 
 /** A fresh copy of a default's plain object or array, as axios's merge makes per request (deeply). */
