@@ -13,6 +13,12 @@ import { isUndiciAdapter } from './axios-undici-adapter';
 
 type Headers = InstanceType<typeof AxiosHeaders>;
 type Bag = Record<string, unknown>;
+/** A default header as AxiosHeaders keeps it: the name first set, the value last set (case aside). */
+interface DefaultHeader {
+  name: string;
+  lower: string;
+  value: string | undefined;
+}
 
 /**
  * An axios instance (`AxiosFastPath.create(config)`, the instance is `.axios`) whose `request(config)`
@@ -59,7 +65,7 @@ export class AxiosFastPath {
   private readonly overridable: boolean[];
   private readonly baseKeySet: Set<string>;
   /** Default headers per method (common, then the method's bucket), worked out on first use. */
-  private readonly defaultHeaders = new Map<string, Array<[string, string | undefined]>>();
+  private readonly defaultHeaders = new Map<string, DefaultHeader[]>();
   /** The defaults' own allowAbsoluteUrls as axios reads it (enumerable or not). */
   private readonly absolute: unknown;
 
@@ -130,9 +136,9 @@ export class AxiosFastPath {
     const named = headers as unknown as Bag;
     merged.data = config.data === undefined ? undefined : JSON.stringify(config.data);
     if (config.data !== undefined) named['Content-Type'] = 'application/json';
-    if (BODY_METHODS.has(method)) {
-      const slot = contentTypeSlot(named);
-      if (named[slot] === undefined) named[slot] = 'application/x-www-form-urlencoded';
+    // headersFor names it `Content-Type` always (axios's common default has that key: plainDefaultHeaders).
+    if (BODY_METHODS.has(method) && named['Content-Type'] === undefined) {
+      named['Content-Type'] = 'application/x-www-form-urlencoded';
     }
     const start = performance.now();
     let response: AxiosResponse;
@@ -155,7 +161,7 @@ export class AxiosFastPath {
    * them without regard to case), or undefined when the request is not one for the direct way.
    */
   private headersFor(config: AxiosRequestConfig): Headers | undefined {
-    if (types.isProxy(config) || !isPlain(config) || !plainProperties(config, DIRECT_KEYS)) return undefined;
+    if (!isPlain(config) || !everyDataProperty(config as Bag, isDirectKey, 0)) return undefined;
     const { url, method, data, signal, baseURL } = config;
     if (url !== undefined && typeof url !== 'string') return undefined;
     if (baseURL !== undefined && typeof baseURL !== 'string') return undefined;
@@ -166,12 +172,11 @@ export class AxiosFastPath {
     if (data !== undefined && !isJsonBody(data)) return undefined;
     const given = config.headers as Bag | undefined;
     if (given !== undefined) {
-      if (given === null || typeof given !== 'object' || types.isProxy(given) || !isPlain(given))
-        return undefined;
+      if (given === null || typeof given !== 'object' || !isPlain(given)) return undefined;
     }
     const defaults = this.defaultsFor(((typeof method === 'string' && method) || 'get').toLowerCase());
     const headers = new AxiosHeaders() as Headers & Bag;
-    for (const [name, value] of defaults) headers[name] = value;
+    for (const { name, value } of defaults) headers[name] = value;
     if (given === undefined) return headers;
     let seen: string[] | undefined;
     for (const name in given) {
@@ -187,15 +192,13 @@ export class AxiosFastPath {
         headers['Content-Type'] = value;
         continue;
       }
-      let slot = name;
-      for (const [n] of defaults) if (n.toLowerCase() === lower) slot = n;
-      headers[slot] = value;
+      headers[defaults.find((d) => d.lower === lower)?.name ?? name] = value;
     }
     return headers;
   }
 
   /** The default headers for `method`: common, then the method's bucket (AxiosHeaders' rules: name first set, value last). */
-  private defaultsFor(method: string): Array<[string, string | undefined]> {
+  private defaultsFor(method: string): DefaultHeader[] {
     let list = this.defaultHeaders.get(method);
     if (list !== undefined) return list;
     const buckets = this.defaults.headers as Bag;
@@ -203,9 +206,10 @@ export class AxiosFastPath {
     for (const bucket of [buckets.common, Object.hasOwn(buckets, method) ? buckets[method] : undefined]) {
       if (bucket === undefined) continue;
       for (const [name, value] of Object.entries(bucket as Record<string, string | undefined>)) {
-        const at = list.findIndex(([n]) => n.toLowerCase() === name.toLowerCase());
-        if (at === -1) list.push([name, value]);
-        else list[at] = [list[at]![0], value];
+        const lower = name.toLowerCase();
+        const known = list.find((d) => d.lower === lower);
+        if (known === undefined) list.push({ name, lower, value });
+        else known.value = value;
       }
     }
     if (this.defaultHeaders.size < 32) this.defaultHeaders.set(method, list);
@@ -225,7 +229,7 @@ export class AxiosFastPath {
       if (typeof v !== 'object' || v === null) continue;
       // Any other object (a class instance, an object axios counts as plain that this does not) is one
       // whose changes the snapshot would not see: no direct way then.
-      if (types.isProxy(v) || !(Array.isArray(v) || isPlain(v))) return false;
+      if (!(Array.isArray(v) || isPlain(v))) return false;
       if (depth >= MAX_DEPTH || !this.record(v as Bag, depth + 1)) return false;
     }
     return true;
@@ -398,8 +402,12 @@ function noHandlers(handlers: unknown[] | undefined): boolean {
   return true;
 }
 
-/** An object whose prototype is Object.prototype or null, with no tag that makes axios see something else. */
+/**
+ * An object whose prototype is Object.prototype or null, with no tag that makes axios see something else,
+ * and no Proxy (whose traps would run a different number of times on each way).
+ */
 function isPlain(value: object): boolean {
+  if (types.isProxy(value)) return false;
   const proto = Object.getPrototypeOf(value) as unknown;
   return (
     (proto === Object.prototype || proto === null) &&
@@ -409,23 +417,38 @@ function isPlain(value: object): boolean {
 }
 
 /**
- * Whether `object`'s own properties are all enumerable data properties named in `allowed`, with no
- * symbols: what axios reads of it is then what a for-in loop gives.
+ * Whether `object`'s own properties are all enumerable data properties (no accessors, symbols or hidden
+ * keys: what axios reads of it is then what a for-in loop gives) and `test(key, value, depth)` holds for
+ * each. The prototype must be Object.prototype or null (isPlain), so for-in sees own keys only.
  */
-function plainProperties(object: object, allowed: Set<string>): boolean {
-  // One array of every own key (symbols and non-enumerable ones too), checked against a for-in walk,
-  // which sees exactly the enumerable string keys (own ones: the prototype is Object.prototype or null).
+function everyDataProperty(
+  object: Bag,
+  test: (key: string, value: unknown, depth: number) => boolean,
+  depth: number,
+): boolean {
+  // One array of every own key (symbols and non-enumerable ones too), checked against the for-in walk.
   const keys = Reflect.ownKeys(object);
   let count = 0;
-  for (const name in object) {
-    if (!allowed.has(name) || keys[count] !== name) return false;
+  for (const key in object) {
+    if (keys[count] !== key) return false;
     // An accessor: axios and this path would read it a different number of times.
-    if (lookupGetter.call(object, name) !== undefined || lookupSetter.call(object, name) !== undefined) {
+    if (lookupGetter.call(object, key) !== undefined || lookupSetter.call(object, key) !== undefined) {
       return false;
     }
+    if (!test(key, object[key], depth)) return false;
     count++;
   }
   return count === keys.length;
+}
+
+/** A key a request may hold and still go the direct way. */
+function isDirectKey(key: string): boolean {
+  return DIRECT_KEYS.has(key);
+}
+
+/** A key and value of a JSON body's object: no key axios's merge drops, no toJSON, JSON data under it. */
+function isJsonMember(key: string, value: unknown, depth: number): boolean {
+  return !UNSAFE_KEYS.has(key) && key !== 'toJSON' && isJsonData(value, depth + 1);
 }
 
 /** The allocation-free way to tell an accessor from a data property. */
@@ -448,27 +471,17 @@ function isJsonData(value: unknown, depth: number): boolean {
   if (type === 'string' || type === 'number' || type === 'boolean') return true;
   if (type !== 'object' || depth > MAX_BODY_DEPTH || types.isProxy(value)) return false;
   const object = value as Bag;
-  const keys = Reflect.ownKeys(object);
   if (Array.isArray(object)) {
     // Indexes and length only: no holes, no toJSON or other keys of its own.
-    if (Object.getPrototypeOf(object) !== Array.prototype || keys.length !== object.length + 1) return false;
+    if (Object.getPrototypeOf(object) !== Array.prototype) return false;
+    if (Reflect.ownKeys(object).length !== object.length + 1) return false;
     for (let i = 0; i < object.length; i++) {
       if (lookupGetter.call(object, String(i)) !== undefined || !isJsonData(object[i], depth + 1))
         return false;
     }
     return true;
   }
-  const proto = Object.getPrototypeOf(object) as unknown;
-  if (proto !== Object.prototype && proto !== null) return false;
-  let count = 0;
-  for (const key in object) {
-    if (keys[count] !== key || UNSAFE_KEYS.has(key) || key === 'toJSON') return false;
-    if (lookupGetter.call(object, key) !== undefined || lookupSetter.call(object, key) !== undefined)
-      return false;
-    if (!isJsonData(object[key], depth + 1)) return false;
-    count++;
-  }
-  return count === keys.length;
+  return isPlain(object) && everyDataProperty(object, isJsonMember, depth);
 }
 
 /** A fresh copy of a default's plain object or array, as axios's merge makes per request (deeply). */
@@ -478,12 +491,6 @@ function copyOf(value: unknown): unknown {
   const copy: Bag = {};
   for (const key in value as Bag) copy[key] = copyOf((value as Bag)[key]);
   return copy;
-}
-
-/** The name Content-Type has among `headers` (any case), or `Content-Type`. */
-function contentTypeSlot(headers: Bag): string {
-  for (const name in headers) if (name.toLowerCase() === 'content-type') return name;
-  return 'Content-Type';
 }
 
 /** Whether every header is one axios's normalize would leave as it is. */
