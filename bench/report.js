@@ -65,7 +65,7 @@ function schedule(s) {
     `ratio is nearly the inverse of the CPU/request ratio, not an independent figure. A variant's CPU ` +
     `µs/request also depends a little on its partner (shared caches), so compare figures within a pair: ` +
     `a variant's row comes from the first pair it ran in (named), its failed/sent from every round it ran. Every ` +
-    `${s.warmPhaseSeconds ? `variant of a phase first warmed with all the others, ~${s.warmPhaseSeconds} s of a core each; every ` : ''}pair warmed right before its rounds (${s.warmAloneSeconds ? `each side alone ${s.warmAloneSeconds} s, then ` : ''}together ${s.warmPairSeconds} s), then its ${s.rounds} rounds × ${s.roundSeconds} s (one pair at a time)`
+    `${s.warmPhaseSeconds ? `variant of a phase first warmed with all the others, ~${s.warmPhaseSeconds} s of a core each; every ` : ''}pair warmed right before its rounds (${s.warmAloneSeconds ? `each side alone ${s.warmAloneSeconds} s${s.warmSliceSeconds ? ` in turns of ${s.warmSliceSeconds} s` : ''}, then ` : ''}together ${s.warmPairSeconds} s), then its ${s.rounds} rounds × ${s.roundSeconds} s (one pair at a time${s.alternateStart ? `; which side's load generator starts first alternates by round` : ''})${s.freshPeerA ? `. The sidecar phase has its own fresh discovery A ("ours"), started just before HAProxy and the sidecar's A` : ''}`
   );
 }
 
@@ -121,6 +121,11 @@ function table(r) {
     `| cold lookup p50 / p99, ours (3-task answer) | ${r.coldLookupP50Us} / ${r.coldLookupP99Us} µs | | |`,
     `| cold lookup p50 / p99, resolveSrv + resolve4 | ${r.nodeResolveSrvP50Us} / ${r.nodeResolveSrvP99Us} µs | | |`,
     `| same, 1-task answer: ours / Node p50 | ${r.coldLookup1Task.coldLookupP50Us} / ${r.coldLookup1Task.nodeResolveSrvP50Us} µs | (reference) | |`,
+    ...(r.coldLookupFirstBatch
+      ? [
+          `| cold lookups before any warm-up (the first ${r.coldLookupFirstBatch.lookups} of each in the run; the rows above come after ${r.settings.coldLookupWarmup} of each): ours / Node p50, ratio | ${r.coldLookupFirstBatch.coldLookupP50Us} / ${r.coldLookupFirstBatch.nodeResolveSrvP50Us} µs, ${r.coldLookupFirstBatch.ratio} | (reference) | |`,
+        ]
+      : []),
     `| failoverFailedRequests (SIGKILL 1 of 3 B tasks under load) | ${r.failoverFailedRequests} of ${r.failoverSent} | 0 | ${ok(r.failoverFailedRequests === 0)} |`,
     `| time until the killed task was ejected | ${r.ejectedAfterMs ?? 'not seen'} ms | | |`,
     `| rssMiB (A's peak RSS under load) | ${r.rssMiB} | | |`,

@@ -37,18 +37,33 @@ const { CPU_A, cpuMicros, launch, load, median, percentile, round2, sleep } = li
 const SRV = 'service_b.ecs.internal';
 /** The RFC 2782 name HAProxy needs (`_service._proto.name`); the dev server answers it like SRV. */
 const SRV_ALIAS = '_service_b._tcp.ecs.internal';
-const ROUND_SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+/** A positive integer from the environment variable `name`, or `fallback`; exits with a message otherwise. */
+function envInt(name, fallback) {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const n = Number(text);
+  if (Number.isInteger(n) && n > 0 && n <= 10_000) return n;
+  process.stderr.write(`${name} must be a whole number from 1 to 10000, got ${JSON.stringify(text)}\n`);
+  process.exit(2);
+}
+const ROUND_SECONDS = envInt('BENCH_SECONDS', 3);
+/** Even, so that each side's load generator starts first in half of the rounds. */
+const ROUNDS = envInt('BENCH_ROUNDS', 12);
+const CONNECTIONS = envInt('BENCH_CONNECTIONS', 32);
 /**
  * Warm-up, right before a pair's rounds: each side alone (an A that sat idle a while is slower for a
  * while), then both together.
  */
 const WARM_ALONE_SECONDS = 8;
+const WARM_SLICE_SECONDS = 2;
+/** After a load ends, the time its A's get to finish what the load generator abandoned. */
+const SETTLE_MS = 300;
 /** Before any pair: every variant of a phase under load together, about this much of a core each. */
 const WARM_PHASE_SECONDS = 15;
 const WARM_PAIR_SECONDS = 16;
 const COLD_LOOKUPS = 2000;
+/** Untimed lookups of each kind before the timed ones (JIT). */
+const COLD_WARMUP = 2000;
 const COLD_BATCHES = 5;
 
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -87,21 +102,33 @@ async function pairRounds(pairs, counter = () => 0) {
   for (const pair of pairs) {
     const name = pairName(pair);
     byPair[name] = Object.fromEntries(pair.map((v) => [v.name, []]));
-    for (const v of pair) await loadTogether([v], WARM_ALONE_SECONDS);
+    // Each side alone in turns of WARM_SLICE_SECONDS (neither sits idle long before the pair's
+    // warm-up), then both together.
+    for (let t = 0; t < WARM_ALONE_SECONDS; t += WARM_SLICE_SECONDS) {
+      for (const v of pair) await loadTogether([v], WARM_SLICE_SECONDS);
+    }
     await loadTogether(pair, WARM_PAIR_SECONDS);
     const ratios = [];
     for (let round = 0; round < ROUNDS; round++) {
-      // Let the last round finish requests the load generators abandoned.
-      await sleep(300);
+      // Let the warm-up finish requests its load generators abandoned.
+      if (round === 0) await sleep(SETTLE_MS);
       const stealBefore = lib.stealSeconds();
       const cpuBefore = pair.map((v) => v.pids.map(cpuMicros));
       const countBefore = counter();
-      const results = await loadTogether(pair, ROUND_SECONDS);
+      // The side whose load generator starts first alternates round by round: no side always has it.
+      const order = round % 2 === 0 ? pair : [...pair].reverse();
+      const started = await loadTogether(order, ROUND_SECONDS);
+      const results = round % 2 === 0 ? started : [...started].reverse();
       const counted = counter() - countBefore;
+      // The CPU each A spends on what its load generator abandoned at the end (up to CONNECTIONS requests
+      // and their sockets) counts in this round for both sides alike: read once both have finished it.
+      // Read at once, it counted for the side whose load generator stopped first only.
+      await sleep(SETTLE_MS);
+      const cpuAfter = pair.map((v) => v.pids.map(cpuMicros));
       stealSeconds += lib.stealSeconds() - stealBefore;
       pair.forEach((v, i) => {
         const r = results[i];
-        const cpu = v.pids.map((pid, j) => cpuMicros(pid) - cpuBefore[i][j]);
+        const cpu = v.pids.map((_, j) => cpuAfter[i][j] - cpuBefore[i][j]);
         const run = {
           rps: r.rps,
           p50: r.p50,
@@ -197,16 +224,28 @@ async function measurePicks(dnsAddress) {
 }
 
 /**
- * Uncached lookups, ours (one SRV query, addresses from ADDITIONAL) and resolveSrv + resolve4 taking turns;
+ * Uncached lookups, ours (one SRV query, addresses from ADDITIONAL) and resolveSrv + resolve4 taking turns,
+ * after COLD_WARMUP of each as a warm-up (its first batch reported apart);
  * the ratio of p50s per batch of COLD_LOOKUPS / COLD_BATCHES pairs gives its spread.
  */
 async function measureColdLookups(dnsAddress) {
   const node = new dns.Resolver({ timeout: 2000, tries: 1 });
   node.setServers([dnsAddress]);
+  const fresh = {};
   const resolver = new SrvResolver({ servers: [dnsAddress] });
+  // Both warmed first, the same way, before the measured lookups: unwarmed, the batches followed the JIT,
+  // not the lookups (ours ÷ Node fell from 0.8 in the first batch of 400 to 0.45 by the fifth, ours from
+  // 184 to 61 µs). The warm-up's first batch is reported too: what a process that has made no lookups
+  // yet gets (the first call of this function in the run only; later ones find the code warm).
   const ours = [];
   const theirs = [];
-  for (let i = 0; i < COLD_LOOKUPS; i++) {
+  for (let i = 0; i < COLD_WARMUP + COLD_LOOKUPS; i++) {
+    if (i === COLD_WARMUP) {
+      fresh.ours = percentile(ours.slice(0, COLD_LOOKUPS / COLD_BATCHES), 50);
+      fresh.theirs = percentile(theirs.slice(0, COLD_LOOKUPS / COLD_BATCHES), 50);
+      ours.length = 0;
+      theirs.length = 0;
+    }
     let t = process.hrtime.bigint();
     const set = await resolver.lookup(SRV); // uncached: the whole wire path every time
     ours.push(Number(process.hrtime.bigint() - t) / 1000);
@@ -228,6 +267,12 @@ async function measureColdLookups(dnsAddress) {
     coldLookupP99Us: Math.round(percentile(ours, 99)),
     nodeResolveSrvP50Us: Math.round(percentile(theirs, 50)),
     nodeResolveSrvP99Us: Math.round(percentile(theirs, 99)),
+    firstBatch: {
+      lookups: COLD_LOOKUPS / COLD_BATCHES,
+      coldLookupP50Us: Math.round(fresh.ours),
+      nodeResolveSrvP50Us: Math.round(fresh.theirs),
+      ratio: round2(fresh.ours / fresh.theirs),
+    },
     ratio: {
       median: round2(median(batches)),
       min: round2(Math.min(...batches)),
@@ -355,9 +400,13 @@ async function main() {
 
   // Phase 2: the peer. The same 3 B tasks behind A through our client, and behind HAProxy (a sidecar
   // next to A, resolving the same records under their RFC 2782 alias) with A sending to it at a fixed URL.
+  // Ours is a fresh A, started just before HAProxy and the sidecar's A: both sides then have about the
+  // same history (phase 1's discovery A has run for minutes and idled between pairs).
+  await lib.stop(discovery.child);
   for (const b of bs.slice(1)) devDns.register(b.id, '127.0.0.1', b.port);
-  await waitEndpoints(discovery.port, 3);
-  const ours = { name: 'ours', ...discovery, pids: [discovery.pid] };
+  const oursA = await launch('service-a/dist/main.js', { DNS_SERVERS: dnsAddress }, CPU_A);
+  await waitEndpoints(oursA.port, 3);
+  const ours = { name: 'ours', ...oursA, pids: [oursA.pid] };
   let haproxy;
   let sidecarA;
   let aliasQueries = 0;
@@ -384,7 +433,7 @@ async function main() {
     );
   }
   if (groups) {
-    groups.add('ours', discovery.pid);
+    groups.add('ours', oursA.pid);
     groups.add('sidecar', sidecarA.pid);
     groups.add('sidecar', haproxy.pid);
   }
@@ -405,10 +454,10 @@ async function main() {
 
   log('failover (SIGKILL one of 3 B tasks under load)…');
   await sleep(500);
-  const failover = await measureFailover(discovery.port, bs[2]);
+  const failover = await measureFailover(oursA.port, bs[2]);
 
   // Reach (issue #11): its own dev server, 20 B tasks and two A's (DNS, Cloud Map API); ~100 s.
-  await lib.stop(discovery.child);
+  await lib.stop(oursA.child);
   for (const b of bs) await lib.stop(b.child);
   log('reach: 20 B tasks through DNS (8-record answers) and through the Cloud Map API…');
   // Reach comes last and is optional: its failure is reported, it does not throw the run away.
@@ -446,11 +495,15 @@ async function main() {
       rounds: ROUNDS,
       warmPhaseSeconds: WARM_PHASE_SECONDS,
       warmAloneSeconds: WARM_ALONE_SECONDS,
+      warmSliceSeconds: WARM_SLICE_SECONDS,
+      alternateStart: true,
+      freshPeerA: Boolean(haproxy),
       warmPairSeconds: WARM_PAIR_SECONDS,
       schedule: 'each ratio from its two variants measured at the same time, sharing CPU 0',
       pairs: [...phase1, ...(sidecar ? [[ours, sidecar]] : [])].map(pairName),
       connections: CONNECTIONS,
       coldLookups: COLD_LOOKUPS,
+      coldLookupWarmup: COLD_WARMUP,
       bTasksCompared: 1,
       bTasksPeerAndFailover: 3,
       sidecarPlacement: haproxy ? sidecarPlacement : null,
@@ -468,6 +521,8 @@ async function main() {
     nodeResolveSrvP50Us: cold.nodeResolveSrvP50Us,
     nodeResolveSrvP99Us: cold.nodeResolveSrvP99Us,
     coldLookupRatio: cold.ratio.median,
+    // The first 400 lookups of each kind in this process, before any warm-up (reference).
+    coldLookupFirstBatch: cold.firstBatch,
     coldLookup1Task: {
       coldLookupP50Us: cold1.coldLookupP50Us,
       coldLookupP99Us: cold1.coldLookupP99Us,
