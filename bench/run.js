@@ -37,19 +37,35 @@ const { CPU_A, cpuMicros, launch, load, median, percentile, round2, sleep } = li
 const SRV = 'service_b.ecs.internal';
 /** The RFC 2782 name HAProxy needs (`_service._proto.name`); the dev server answers it like SRV. */
 const SRV_ALIAS = '_service_b._tcp.ecs.internal';
-/** A positive integer from the environment variable `name`, or `fallback`; exits with a message otherwise. */
+/** Stops the bench, before it starts anything, with `message` (exit code 2). */
+function badSetting(message) {
+  process.stderr.write(`${message}\n`);
+  process.exit(2);
+}
+/** The whole number (digits only, 1–10000) in the environment variable `name`, or `fallback`. */
 function envInt(name, fallback) {
   const text = process.env[name];
   if (text === undefined || text === '') return fallback;
-  const n = Number(text);
-  if (Number.isInteger(n) && n > 0 && n <= 10_000) return n;
-  process.stderr.write(`${name} must be a whole number from 1 to 10000, got ${JSON.stringify(text)}\n`);
-  process.exit(2);
+  const n = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN;
+  if (n >= 1 && n <= 10_000) return n;
+  return badSetting(`${name} must be a whole number from 1 to 10000, got ${JSON.stringify(text)}`);
 }
 const ROUND_SECONDS = envInt('BENCH_SECONDS', 3);
 /** Even, so that each side's load generator starts first in half of the rounds. */
 const ROUNDS = envInt('BENCH_ROUNDS', 12);
+if (ROUNDS % 2 !== 0) {
+  badSetting(
+    `BENCH_ROUNDS must be even (each side's load generator starts first in half of the rounds), got ${ROUNDS}`,
+  );
+}
 const CONNECTIONS = envInt('BENCH_CONNECTIONS', 32);
+// `node bench/run.js --check-settings`: prints the settings the bench would use, and runs nothing.
+if (process.argv.includes('--check-settings')) {
+  process.stdout.write(
+    `${JSON.stringify({ roundSeconds: ROUND_SECONDS, rounds: ROUNDS, connections: CONNECTIONS })}\n`,
+  );
+  process.exit(0);
+}
 /**
  * Warm-up, right before a pair's rounds: each side alone (an A that sat idle a while is slower for a
  * while), then both together.
