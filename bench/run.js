@@ -201,16 +201,20 @@ function summarize(measured) {
   );
 }
 
+/** A ratio's values (per round or batch) as reported: median, min, max, and each. */
+function spreadOf(values) {
+  return {
+    median: round2(median(values)),
+    min: round2(Math.min(...values)),
+    max: round2(Math.max(...values)),
+    rounds: values.map(round2),
+  };
+}
+
 /** A ratio of a pair taken round by round (both sides from the same seconds): median, min, max. */
 function ratio(measured, num, den, field) {
   const runs = measured.pairs[`${num}/${den}`];
-  const perRound = runs[num].map((r, i) => r[field] / runs[den][i][field]);
-  return {
-    median: round2(median(perRound)),
-    min: round2(Math.min(...perRound)),
-    max: round2(Math.max(...perRound)),
-    rounds: perRound.map(round2),
-  };
+  return spreadOf(runs[num].map((r, i) => r[field] / runs[den][i][field]));
 }
 
 /** Picks/s from a warm cache on one core, beside a bare Map.get, in alternating 1 s rounds. */
@@ -247,54 +251,47 @@ async function measurePicks(dnsAddress) {
 async function measureColdLookups(dnsAddress) {
   const node = new dns.Resolver({ timeout: 2000, tries: 1 });
   node.setServers([dnsAddress]);
-  const fresh = {};
   const resolver = new SrvResolver({ servers: [dnsAddress] });
+  /** `count` lookups of each kind, taking turns: their times, µs. */
+  const timeLookups = async (count) => {
+    const ours = [];
+    const theirs = [];
+    for (let i = 0; i < count; i++) {
+      let t = process.hrtime.bigint();
+      const set = await resolver.lookup(SRV); // uncached: the whole wire path every time
+      ours.push(Number(process.hrtime.bigint() - t) / 1000);
+      if (set.endpoints.length === 0) throw new Error('no endpoints');
+
+      t = process.hrtime.bigint();
+      const records = await node.resolveSrv(SRV);
+      await Promise.all(records.map((r) => node.resolve4(r.name)));
+      theirs.push(Number(process.hrtime.bigint() - t) / 1000);
+    }
+    return { ours, theirs };
+  };
+  const size = COLD_LOOKUPS / COLD_BATCHES;
+  const p50OfBatch = (xs, b) => percentile(xs.slice(b * size, (b + 1) * size), 50);
   // Both warmed first, the same way, before the measured lookups: unwarmed, the batches followed the JIT,
   // not the lookups (ours ÷ Node fell from 0.8 in the first batch of 400 to 0.45 by the fifth, ours from
   // 184 to 61 µs). The warm-up's first batch is reported too: what a process that has made no lookups
   // yet gets (the first call of this function in the run only; later ones find the code warm).
-  const ours = [];
-  const theirs = [];
-  for (let i = 0; i < COLD_WARMUP + COLD_LOOKUPS; i++) {
-    if (i === COLD_WARMUP) {
-      fresh.ours = percentile(ours.slice(0, COLD_LOOKUPS / COLD_BATCHES), 50);
-      fresh.theirs = percentile(theirs.slice(0, COLD_LOOKUPS / COLD_BATCHES), 50);
-      ours.length = 0;
-      theirs.length = 0;
-    }
-    let t = process.hrtime.bigint();
-    const set = await resolver.lookup(SRV); // uncached: the whole wire path every time
-    ours.push(Number(process.hrtime.bigint() - t) / 1000);
-    if (set.endpoints.length === 0) throw new Error('no endpoints');
-
-    t = process.hrtime.bigint();
-    const records = await node.resolveSrv(SRV);
-    await Promise.all(records.map((r) => node.resolve4(r.name)));
-    theirs.push(Number(process.hrtime.bigint() - t) / 1000);
-  }
+  const warmUp = await timeLookups(COLD_WARMUP);
+  const first = { ours: p50OfBatch(warmUp.ours, 0), theirs: p50OfBatch(warmUp.theirs, 0) };
+  const { ours, theirs } = await timeLookups(COLD_LOOKUPS);
   resolver.close();
-  const size = COLD_LOOKUPS / COLD_BATCHES;
-  const batches = Array.from({ length: COLD_BATCHES }, (_, b) => {
-    const slice = (xs) => xs.slice(b * size, (b + 1) * size);
-    return percentile(slice(ours), 50) / percentile(slice(theirs), 50);
-  });
+  const batches = Array.from({ length: COLD_BATCHES }, (_, b) => p50OfBatch(ours, b) / p50OfBatch(theirs, b));
   return {
     coldLookupP50Us: Math.round(percentile(ours, 50)),
     coldLookupP99Us: Math.round(percentile(ours, 99)),
     nodeResolveSrvP50Us: Math.round(percentile(theirs, 50)),
     nodeResolveSrvP99Us: Math.round(percentile(theirs, 99)),
     firstBatch: {
-      lookups: COLD_LOOKUPS / COLD_BATCHES,
-      coldLookupP50Us: Math.round(fresh.ours),
-      nodeResolveSrvP50Us: Math.round(fresh.theirs),
-      ratio: round2(fresh.ours / fresh.theirs),
+      lookups: size,
+      coldLookupP50Us: Math.round(first.ours),
+      nodeResolveSrvP50Us: Math.round(first.theirs),
+      ratio: round2(first.ours / first.theirs),
     },
-    ratio: {
-      median: round2(median(batches)),
-      min: round2(Math.min(...batches)),
-      max: round2(Math.max(...batches)),
-      rounds: batches.map(round2),
-    },
+    ratio: spreadOf(batches),
   };
 }
 
